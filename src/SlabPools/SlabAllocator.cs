@@ -1,0 +1,194 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using SlabPools.Diagnostics;
+using SlabPools.Pages;
+using SlabPools.Slabs;
+
+namespace SlabPools;
+
+/// <summary>
+/// The root of SlabPools: owns the slab caches (the kmalloc size classes and caches you create),
+/// reports the errors they detect, and shows their state (<see cref="GetInfo"/>,
+/// <see cref="FormatSlabInfo"/>).
+/// </summary>
+/// <remarks>
+/// <para>Caches are created on first use; the size-class table (<see cref="SizeClasses"/>) is
+/// generated up front, so finding a class is arithmetic.</para>
+/// <para>Disposing the allocator returns idle caches' memory and makes further allocations throw
+/// <see cref="ObjectDisposedException"/>. Objects still handed out stay valid; frees are still
+/// accepted.</para>
+/// </remarks>
+public sealed class SlabAllocator : IDisposable
+{
+    private readonly SlabCache?[] _kmalloc = new SlabCache?[SizeClasses.Count];
+
+    // Protects _caches (the list every cache of this allocator is on, in creation order).
+    private readonly Lock _cachesLock = new();
+    private readonly List<SlabCache> _caches = new();
+    private volatile bool _disposed;
+
+    /// <summary>Creates an allocator.</summary>
+    /// <param name="options">Options; <see langword="null"/> for the defaults. The allocator keeps a copy.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message lists every problem).</exception>
+    public SlabAllocator(SlabPoolsOptions? options = null)
+    {
+        Options = (options ?? new SlabPoolsOptions()).Clone();
+        Options.ThrowIfInvalid();
+        Topology = Options.Topology ?? NodeTopology.SingleNode;
+        Reporter = new ErrorReporter(Options.ThrowOnError) { Sender = this };
+        Reporter.ErrorDetected += (sender, e) => ErrorDetected?.Invoke(sender, e);
+    }
+
+    /// <summary>
+    /// Raised for every error a cache detects (double free, use after free, red-zone overwrite,
+    /// foreign object), on the thread that detected it, after which the cache carries on (unless
+    /// <see cref="SlabPoolsOptions.ThrowOnError"/> is set, in which case the report is also thrown).
+    /// </summary>
+    public event EventHandler<SlabErrorEventArgs>? ErrorDetected;
+
+    /// <summary>The options in force (a copy of those given).</summary>
+    public SlabPoolsOptions Options { get; }
+
+    /// <summary>The memory-node layout.</summary>
+    public NodeTopology Topology { get; }
+
+    /// <summary>The page allocator of native caches (kmalloc classes and native caches you create).</summary>
+    public PageAllocator NativePages { get; init; } = NativePageAllocator.Shared;
+
+    /// <summary>The page allocator of pinned managed caches.</summary>
+    public PageAllocator PinnedPages { get; init; } = PinnedPageAllocator.Shared;
+
+    internal SlabMap Map { get; } = new();
+
+    internal ErrorReporter Reporter { get; }
+
+    /// <summary>Errors detected so far, of one kind.</summary>
+    public long ErrorCount(SlabErrorKind kind) => Reporter.Count(kind);
+
+    /// <summary>The native kmalloc cache that serves <paramref name="size"/> bytes (created on first use).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is negative or above <see cref="SizeClasses.MaxSize"/>.</exception>
+    public SlabCache GetKmallocCache(int size)
+    {
+        int index = SizeClasses.IndexOf(size);
+        if (size < 0 || index < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"kmalloc sizes run from 0 to {SizeClasses.MaxSize} bytes.");
+        }
+
+        return _kmalloc[index] ?? CreateKmallocCache(index);
+    }
+
+    private SlabCache CreateKmallocCache(int index)
+    {
+        lock (_cachesLock)
+        {
+            SlabCache? existing = _kmalloc[index];
+            if (existing is not null)
+            {
+                return existing;
+            }
+
+            int size = SizeClasses.SizeAt(index);
+            var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug);
+            _caches.Add(cache);
+            Volatile.Write(ref _kmalloc[index], cache);
+            return cache;
+        }
+    }
+
+    /// <summary>Creates a cache of objects of <paramref name="objectSize"/> bytes.</summary>
+    /// <param name="name">A name for diagnostics.</param>
+    /// <param name="objectSize">Bytes per object, at least 16; rounded up to a multiple of 8.</param>
+    /// <param name="native"><see langword="true"/> for native memory, <see langword="false"/> for pinned managed memory.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="objectSize"/> is below 16 or larger than a slab can hold.</exception>
+    public SlabCache CreateCache(string name, int objectSize, bool native = true)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (objectSize < 16 || objectSize > Array.MaxLength - 7)
+        {
+            throw new ArgumentOutOfRangeException(nameof(objectSize), objectSize, "Objects must be between 16 bytes and the largest array size.");
+        }
+
+        ThrowIfDisposed();
+        int stride = (objectSize + 7) & ~7;
+        var cache = new SlabCache(this, name, stride, native ? NativePages : PinnedPages, Options.Debug);
+        lock (_cachesLock)
+        {
+            _caches.Add(cache);
+        }
+
+        return cache;
+    }
+
+    internal SlabCache CreateSlotCache(string name, int objectSize, PageAllocator pages, Func<Slab, int, object>? slotConstructor)
+    {
+        ThrowIfDisposed();
+        var cache = new SlabCache(this, name, objectSize, pages, Options.Debug, slotConstructor);
+        lock (_cachesLock)
+        {
+            _caches.Add(cache);
+        }
+
+        return cache;
+    }
+
+    internal SlabCache[] SnapshotCaches()
+    {
+        lock (_cachesLock)
+        {
+            return _caches.ToArray();
+        }
+    }
+
+    /// <summary>A snapshot of every cache, in creation order.</summary>
+    public IReadOnlyList<SlabCacheInfo> GetInfo()
+    {
+        SlabCache[] caches = SnapshotCaches();
+        var result = new SlabCacheInfo[caches.Length];
+        for (int i = 0; i < caches.Length; i++)
+        {
+            result[i] = caches[i].GetInfo();
+        }
+
+        return result;
+    }
+
+    /// <summary>The state of every cache as a table in the manner of <c>/proc/slabinfo</c>.</summary>
+    public string FormatSlabInfo() => SlabInfoFormatter.Format(GetInfo());
+
+    /// <summary>Returns idle per-thread and per-CPU caches and releases every empty slab now.</summary>
+    /// <returns>Bytes released to the page allocators.</returns>
+    public long Shrink()
+    {
+        long bytes = 0;
+        foreach (SlabCache cache in SnapshotCaches())
+        {
+            bytes += cache.Shrink();
+        }
+
+        return bytes;
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(SlabAllocator));
+
+    /// <summary>Returns the memory of idle caches and refuses further allocations.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Shrink();
+    }
+}

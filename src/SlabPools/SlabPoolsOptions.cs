@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+
+namespace SlabPools;
+
+/// <summary>Every knob of SlabPools in one place. Defaults are public constants.</summary>
+public sealed class SlabPoolsOptions
+{
+    /// <summary>The default <see cref="FlushInterval"/>: 10 seconds, as in the seed.</summary>
+    public static readonly TimeSpan DefaultFlushInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often an active cache's flusher runs: it returns per-CPU slabs and per-thread caches to
+    /// the partial lists and releases empty slabs. A cache that saw no activity disarms its flusher,
+    /// so an idle process runs no timer at all. Must be positive.
+    /// </summary>
+    public TimeSpan FlushInterval { get; set; } = DefaultFlushInterval;
+
+    /// <summary>The clock the flusher runs on. Inject a fake one in tests.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Debugging features for every cache the allocator creates.</summary>
+    public SlabDebugFlags Debug { get; set; } = SlabDebugFlags.None;
+
+    /// <summary>
+    /// When <see langword="false"/> (the default) a detected error (double free, use after free,
+    /// red-zone overwrite, foreign object) is reported through
+    /// <see cref="SlabAllocator.ErrorDetected"/> and the pool carries on; when <see langword="true"/>
+    /// the report also throws <see cref="SlabErrorException"/> (useful in tests).
+    /// </summary>
+    public bool ThrowOnError { get; set; }
+
+    /// <summary>
+    /// The memory-node layout used for per-node partial lists. <see langword="null"/> means one
+    /// node holding every processor, which costs nothing. Tests inject a fake layout here.
+    /// </summary>
+    public NodeTopology? Topology { get; set; }
+
+    /// <summary>Checks every value and returns the problems found, in words a user can act on.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (FlushInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"SlabPools:FlushInterval must be positive (was {FlushInterval}).");
+        }
+        else if (FlushInterval > TimeSpan.FromDays(1))
+        {
+            errors.Add($"SlabPools:FlushInterval must be at most one day (was {FlushInterval}).");
+        }
+
+        if (TimeProvider is null)
+        {
+            errors.Add("SlabPools:TimeProvider must not be null.");
+        }
+
+        if ((Debug & ~SlabDebugFlags.All) != 0)
+        {
+            errors.Add($"SlabPools:Debug has unknown flags ({(int)Debug}); use None, ConsistencyChecks, RedZone, Poison, Track or All.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every problem <see cref="Validate"/> finds.</summary>
+    public void ThrowIfInvalid()
+    {
+        IReadOnlyList<string> errors = Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid SlabPools options: " + string.Join(" ", errors));
+        }
+    }
+
+    internal SlabPoolsOptions Clone() => (SlabPoolsOptions)MemberwiseClone();
+}

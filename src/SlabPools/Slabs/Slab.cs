@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+using SlabPools.Pages;
+
+namespace SlabPools.Slabs;
+
+/// <summary>
+/// One slab: a page block carved into <see cref="Capacity"/> objects of one size. This object is
+/// the equivalent of the kernel's <c>struct page</c> for a slab; nothing about the slab is stored
+/// inside the slab's memory except the free list, which is threaded through the free objects.
+/// </summary>
+/// <remarks>
+/// Invariant (on the state word): <c>FreeCount(State) == length of the list starting at Head(State)</c>,
+/// and <c>Capacity - FreeCount(State)</c> objects are outside the slab (handed out, or held free in a
+/// per-thread cache). Field ownership is listed in the header of <see cref="SlabCache"/>.
+/// </remarks>
+internal sealed class Slab
+{
+    internal readonly SlabCache Cache;
+    internal readonly PageBlock Block;
+    internal readonly nint Base;
+    internal readonly int Capacity;
+    internal readonly int ObjectSize;
+    internal readonly int Node;
+
+    /// <summary>Per-slot objects made by the cache's slot constructor (owner objects of managed pools), or null.</summary>
+    internal readonly object?[]? Slots;
+
+    /// <summary>The packed state word (<see cref="SlabState"/>); changed only by compare-and-swap.</summary>
+    internal long State;
+
+    // Guarded by the node's partial-list lock.
+    internal Slab? Prev;
+    internal Slab? Next;
+    internal bool OnPartial;
+
+    // Guarded by the cache's slab-registry lock.
+    internal int RegistryIndex;
+
+    internal Slab(SlabCache cache, in PageBlock block, int capacity, int objectSize, int node, object?[]? slots)
+    {
+        Cache = cache;
+        Block = block;
+        Base = block.Address;
+        Capacity = capacity;
+        ObjectSize = objectSize;
+        Node = node;
+        Slots = slots;
+    }
+
+    /// <summary>Bytes covered by objects (the block may be longer because of page rounding).</summary>
+    internal nint Span => (nint)Capacity * ObjectSize;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint AddressOf(int index) => Base + (nint)index * ObjectSize;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Contains(nint address) => (nuint)(address - Base) < (nuint)Span;
+
+    /// <summary>The index of the object at <paramref name="address"/>, or -1 when it is not the start of an object.</summary>
+    internal int IndexOf(nint address)
+    {
+        nuint offset = (nuint)(address - Base);
+        if (offset >= (nuint)Span)
+        {
+            return -1;
+        }
+
+        nuint index = offset / (nuint)ObjectSize;
+        return index * (nuint)ObjectSize == offset ? (int)index : -1;
+    }
+}

@@ -1,0 +1,55 @@
+using System;
+using SlabPools.Pages;
+
+namespace SlabPools.Slabs;
+
+/// <summary>How a cache lays out its slabs: the object stride, objects per slab and slab length.</summary>
+internal readonly record struct SlabGeometry(int ObjectSize, int ObjectsPerSlab, int SlabBytes)
+{
+    /// <summary>Objects above this size get a slab of their own (no free list to manage).</summary>
+    internal const int SingleObjectThreshold = 64 * 1024;
+
+    private const int TargetObjects = 16;
+    private const int MaxSlabBytes = 256 * 1024;
+
+    /// <summary>Bytes of a slab not covered by objects.</summary>
+    internal int Waste => SlabBytes - (ObjectsPerSlab * ObjectSize);
+
+    /// <summary>
+    /// Picks the slab length for objects of <paramref name="objectSize"/> bytes: at least
+    /// <see cref="SlabMap.MinSlabBytes"/>, aiming at 16 objects per slab but at most 256 KiB, in
+    /// whole pages, choosing among nearby page counts the one that wastes the least.
+    /// </summary>
+    internal static SlabGeometry For(int objectSize)
+    {
+        if (objectSize < FreeCookie.MinObjectSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(objectSize), objectSize, $"Objects must be at least {FreeCookie.MinObjectSize} bytes.");
+        }
+
+        int page = PageAllocator.PageSize;
+        if (objectSize > SingleObjectThreshold)
+        {
+            int bytes = checked((objectSize + page - 1) / page * page);
+            return new SlabGeometry(objectSize, 1, bytes);
+        }
+
+        long target = Math.Clamp((long)objectSize * TargetObjects, SlabMap.MinSlabBytes, MaxSlabBytes);
+        int firstPages = (int)((Math.Max(target, objectSize) + page - 1) / page);
+        SlabGeometry best = default;
+        double bestWaste = double.MaxValue;
+        for (int pages = firstPages; pages < firstPages + 8; pages++)
+        {
+            int bytes = pages * page;
+            int count = Math.Min(bytes / objectSize, SlabState.MaxObjects);
+            double waste = (bytes - ((double)count * objectSize)) / bytes;
+            if (waste < bestWaste - 1e-9)
+            {
+                best = new SlabGeometry(objectSize, count, bytes);
+                bestWaste = waste;
+            }
+        }
+
+        return best;
+    }
+}

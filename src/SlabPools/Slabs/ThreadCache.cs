@@ -1,0 +1,343 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace SlabPools.Slabs;
+
+/// <summary>
+/// Tier 0, in front of the per-CPU active slab: each thread keeps a small array ("magazine", the
+/// "sheaf" of newer SLUB) of free objects per cache, used with no atomic instruction.
+/// </summary>
+/// <remarks>
+/// <para><b>Who touches a magazine.</b> Its owner thread, on the fast path, with plain reads and
+/// writes bracketed by <c>Busy = 1 … Busy = 0</c>; its owner on the slow path, holding
+/// <c>SyncRoot</c>; and a flusher on another thread, holding <c>SyncRoot</c>, only after proving the
+/// owner is not inside its fast path.</para>
+/// <para><b>The proof (an asymmetric Dekker handshake).</b> The owner writes <c>Busy = 1</c> and then
+/// reads <c>FlushRequested</c>; if it reads 1 it leaves by the slow path, which waits on
+/// <c>SyncRoot</c>. The flusher writes <c>FlushRequested = 1</c>, runs
+/// <see cref="Interlocked.MemoryBarrierProcessWide"/> (a fence executed on every processor), then
+/// reads <c>Busy</c>. After that fence either the owner's <c>Busy = 1</c> is visible to the flusher
+/// (it skips the magazine), or the owner's next read of <c>FlushRequested</c> sees 1 (it stays out).
+/// The owner pays two plain stores and one load; only the flusher, every few seconds, pays for the
+/// fence. On Arm64 the owner's release store and acquire load are ordered by the hardware anyway.
+/// The owner reads <c>Count</c> only after the flag: read earlier (the JIT may hoist an ordinary load
+/// above a release store) it could predate a whole flush and index drained slots.</para>
+/// <para>Magazines of threads that have exited are drained and dropped by the next flush.</para>
+/// </remarks>
+internal abstract class MagazineBase
+{
+    internal readonly Lock SyncRoot = new();
+    internal readonly Thread Owner;
+    internal int Busy;            // written by the owner only
+    internal int FlushRequested;  // written by a flusher holding SyncRoot
+    internal int Count;           // owner (fast path, or slow path under SyncRoot), or a flusher as described above
+    internal long Hits;           // owner only; read racily for statistics
+    internal long Misses;         // written under SyncRoot
+
+    protected MagazineBase(Thread owner) => Owner = owner;
+}
+
+/// <summary>A magazine of objects of type <typeparamref name="T"/>.</summary>
+internal sealed class Magazine<T> : MagazineBase
+{
+    internal readonly T[] Items;
+
+    internal Magazine(int capacity, Thread owner)
+        : base(owner) => Items = new T[capacity];
+}
+
+/// <summary>The tier below the magazines: fills an empty magazine and takes the overflow of a full one.</summary>
+internal interface IMagazineBackend<T>
+{
+    /// <summary>Fills <paramref name="destination"/> with at least one free object; throws <see cref="OutOfMemoryException"/> when none can be had.</summary>
+    int Refill(Span<T> destination);
+
+    /// <summary>Takes back free objects.</summary>
+    void Drain(ReadOnlySpan<T> objects);
+}
+
+/// <summary>What the flusher and the statistics need from a thread cache, whatever its item type.</summary>
+internal interface IThreadCache
+{
+    /// <summary>Objects held free in magazines now (racy).</summary>
+    long CachedObjects { get; }
+
+    /// <summary>Allocations served by magazines, and those that went to the slow path (racy).</summary>
+    (long Hits, long Misses) Counters { get; }
+
+    /// <summary>Drains every magazine whose owner is not inside its fast path (all of them when the owners are idle or gone).</summary>
+    int FlushRemote();
+}
+
+/// <summary>The per-thread slot table shared by every thread cache.</summary>
+internal static class ThreadCacheTable
+{
+    [ThreadStatic]
+    internal static MagazineBase?[]? t_table;
+
+    private static int s_nextId;
+
+    internal static int NewId() => Interlocked.Increment(ref s_nextId) - 1;
+}
+
+/// <summary>Per-thread magazines of one cache (or one pool over a cache).</summary>
+internal sealed class ThreadCache<T> : IThreadCache
+{
+    private readonly int _id = ThreadCacheTable.NewId();
+    private readonly int _capacity;
+    private readonly IMagazineBackend<T> _backend;
+
+    // Protects _magazines (registration and removal of whole magazines).
+    private readonly Lock _registryLock = new();
+    private readonly List<Magazine<T>> _magazines = new();
+
+    internal ThreadCache(int capacity, IMagazineBackend<T> backend)
+    {
+        _capacity = Math.Max(2, capacity);
+        _backend = backend;
+    }
+
+    internal int Capacity => _capacity;
+
+    /// <summary>Fast path: pops a cached object of the calling thread, or returns false.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryPop(out T item)
+    {
+        MagazineBase?[]? table = ThreadCacheTable.t_table;
+        if (table is not null && (uint)_id < (uint)table.Length)
+        {
+            MagazineBase? mb = table[_id];
+            if (mb is not null)
+            {
+                // The table only ever holds Magazine<T> at this cache's id.
+                Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
+                // Busy first, then FlushRequested, and only then Count: the acquire read of the flag
+                // keeps the JIT and the processor from reading Count early (a Count read before the
+                // flag could be from before a flush that then completed unseen).
+                Volatile.Write(ref m.Busy, 1);
+                if (Volatile.Read(ref m.FlushRequested) == 0)
+                {
+                    int n = m.Count - 1;
+                    T[] items = m.Items;
+                    if ((uint)n < (uint)items.Length)
+                    {
+                            item = items[n];
+                        m.Count = n;
+                        m.Hits++;
+                        Volatile.Write(ref m.Busy, 0);
+                        return true;
+                    }
+                }
+
+                Volatile.Write(ref m.Busy, 0);
+            }
+        }
+
+        item = default!;
+        return false;
+    }
+
+    /// <summary>Fast path: caches a free object on the calling thread, or returns false.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryPush(T item)
+    {
+        MagazineBase?[]? table = ThreadCacheTable.t_table;
+        if (table is not null && (uint)_id < (uint)table.Length)
+        {
+            MagazineBase? mb = table[_id];
+            if (mb is not null)
+            {
+                Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
+                Volatile.Write(ref m.Busy, 1);
+                if (Volatile.Read(ref m.FlushRequested) == 0)
+                {
+                    int n = m.Count;
+                    T[] items = m.Items;
+                    if ((uint)n < (uint)items.Length)
+                    {
+                        items[n] = item;
+                        m.Count = n + 1;
+                        Volatile.Write(ref m.Busy, 0);
+                        return true;
+                    }
+                }
+
+                Volatile.Write(ref m.Busy, 0);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Slow path of an allocation: refill the calling thread's magazine from the backend.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal T PopSlow()
+    {
+        Magazine<T> m = GetOrCreateMagazine();
+        lock (m.SyncRoot)
+        {
+            m.Misses++;
+            if (m.Count == 0)
+            {
+                m.Count = _backend.Refill(m.Items);
+            }
+
+            int n = --m.Count;
+            return m.Items[n];
+        }
+    }
+
+    /// <summary>Slow path of a free: move the older half of a full magazine to the backend.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void PushSlow(T item)
+    {
+        Magazine<T> m = GetOrCreateMagazine();
+        lock (m.SyncRoot)
+        {
+            if (m.Count == m.Items.Length)
+            {
+                int half = m.Items.Length / 2;
+                _backend.Drain(m.Items.AsSpan(0, half));
+                Array.Copy(m.Items, half, m.Items, 0, m.Count - half);
+                m.Count -= half;
+            }
+
+            m.Items[m.Count++] = item;
+        }
+    }
+
+    private Magazine<T> GetOrCreateMagazine()
+    {
+        MagazineBase?[]? table = ThreadCacheTable.t_table;
+        if (table is null || _id >= table.Length)
+        {
+            var bigger = new MagazineBase?[Math.Max(_id + 1, (table?.Length ?? 8) * 2)];
+            table?.CopyTo(bigger, 0);
+            ThreadCacheTable.t_table = table = bigger;
+        }
+
+        if (table[_id] is Magazine<T> existing)
+        {
+            return existing;
+        }
+
+        var m = new Magazine<T>(_capacity, Thread.CurrentThread);
+        lock (_registryLock)
+        {
+            _magazines.Add(m);
+        }
+
+        table[_id] = m;
+        return m;
+    }
+
+    /// <inheritdoc/>
+    public long CachedObjects
+    {
+        get
+        {
+            long total = 0;
+            lock (_registryLock)
+            {
+                foreach (Magazine<T> m in _magazines)
+                {
+                    total += Volatile.Read(ref m.Count);
+                }
+            }
+
+            return total;
+        }
+    }
+
+    /// <inheritdoc/>
+    public (long Hits, long Misses) Counters
+    {
+        get
+        {
+            long hits = 0, misses = 0;
+            lock (_registryLock)
+            {
+                foreach (Magazine<T> m in _magazines)
+                {
+                    hits += Volatile.Read(ref m.Hits);
+                    misses += Volatile.Read(ref m.Misses);
+                }
+            }
+
+            return (hits, misses);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int FlushRemote()
+    {
+        Magazine<T>[] snapshot;
+        lock (_registryLock)
+        {
+            snapshot = _magazines.ToArray();
+        }
+
+        if (snapshot.Length == 0)
+        {
+            return 0;
+        }
+
+        int drained = 0;
+        var gone = new List<Magazine<T>>();
+        foreach (Magazine<T> m in snapshot)
+        {
+            m.SyncRoot.Enter();
+            Volatile.Write(ref m.FlushRequested, 1);
+        }
+
+        try
+        {
+            // See the class remarks: after this fence an owner is either visibly Busy or will see FlushRequested.
+            Interlocked.MemoryBarrierProcessWide();
+            foreach (Magazine<T> m in snapshot)
+            {
+                if (Volatile.Read(ref m.Busy) != 0)
+                {
+                    continue;
+                }
+
+                int count = m.Count;
+                if (count > 0)
+                {
+                    _backend.Drain(m.Items.AsSpan(0, count));
+                    Array.Clear(m.Items, 0, count);
+                    m.Count = 0;
+                    drained += count;
+                }
+
+                if (!m.Owner.IsAlive)
+                {
+                    gone.Add(m);
+                }
+            }
+        }
+        finally
+        {
+            foreach (Magazine<T> m in snapshot)
+            {
+                Volatile.Write(ref m.FlushRequested, 0);
+                m.SyncRoot.Exit();
+            }
+        }
+
+        if (gone.Count > 0)
+        {
+            lock (_registryLock)
+            {
+                foreach (Magazine<T> m in gone)
+                {
+                    _magazines.Remove(m);
+                }
+            }
+        }
+
+        return drained;
+    }
+}
