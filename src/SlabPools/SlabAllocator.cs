@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using SlabPools.Diagnostics;
 using SlabPools.Pages;
+using SlabPools.Pools;
 using SlabPools.Slabs;
 
 namespace SlabPools;
@@ -23,10 +24,14 @@ public sealed class SlabAllocator : IDisposable
 {
     private readonly SlabCache?[] _kmalloc = new SlabCache?[SizeClasses.Count];
 
-    // Protects _caches (the list every cache of this allocator is on, in creation order).
+    // Protects _caches (the list every cache of this allocator is on, in creation order) and the
+    // lazily made pools.
     private readonly Lock _cachesLock = new();
-    private readonly List<SlabCache> _caches = new();
+    private readonly List<IObjectCache> _caches = new();
     private volatile bool _disposed;
+    private SlabArrayPool? _arrayPool;
+    private SlabMemoryPool? _memoryPool;
+    private NativeBufferPool? _nativePool;
 
     /// <summary>Creates an allocator.</summary>
     /// <param name="options">Options; <see langword="null"/> for the defaults. The allocator keeps a copy.</param>
@@ -90,7 +95,7 @@ public sealed class SlabAllocator : IDisposable
             }
 
             int size = SizeClasses.SizeAt(index);
-            var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug);
+            var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
             _caches.Add(cache);
             Volatile.Write(ref _kmalloc[index], cache);
             return cache;
@@ -113,11 +118,7 @@ public sealed class SlabAllocator : IDisposable
         ThrowIfDisposed();
         int stride = (objectSize + 7) & ~7;
         var cache = new SlabCache(this, name, stride, native ? NativePages : PinnedPages, Options.Debug);
-        lock (_cachesLock)
-        {
-            _caches.Add(cache);
-        }
-
+        Register(cache);
         return cache;
     }
 
@@ -125,15 +126,19 @@ public sealed class SlabAllocator : IDisposable
     {
         ThrowIfDisposed();
         var cache = new SlabCache(this, name, objectSize, pages, Options.Debug, slotConstructor);
+        Register(cache);
+        return cache;
+    }
+
+    internal void Register(IObjectCache cache)
+    {
         lock (_cachesLock)
         {
             _caches.Add(cache);
         }
-
-        return cache;
     }
 
-    internal SlabCache[] SnapshotCaches()
+    internal IObjectCache[] SnapshotCaches()
     {
         lock (_cachesLock)
         {
@@ -141,10 +146,42 @@ public sealed class SlabAllocator : IDisposable
         }
     }
 
+    /// <summary>Other names that resolve to <paramref name="cache"/> (none until caches are merged).</summary>
+    internal IReadOnlyList<string> AliasesOf(SlabCache cache) => [];
+
+    /// <summary>
+    /// The <see cref="System.Buffers.ArrayPool{T}"/> of this allocator: arrays of the size classes,
+    /// pooled in the <c>array-&lt;size&gt;</c> caches.
+    /// </summary>
+    public SlabArrayPool ArrayPool => _arrayPool ?? CreatePool(ref _arrayPool, () => new SlabArrayPool(this));
+
+    /// <summary>
+    /// The <see cref="System.Buffers.MemoryPool{T}"/> of this allocator over pinned managed slabs
+    /// (the <c>pinned-&lt;size&gt;</c> caches): for Kestrel, Pipelines and sockets.
+    /// </summary>
+    public SlabMemoryPool MemoryPool => _memoryPool ?? CreatePool(ref _memoryPool, () => new SlabMemoryPool(this));
+
+    /// <summary>The native-memory pool of this allocator (the <c>native-&lt;size&gt;</c> and <c>kmalloc-&lt;size&gt;</c> caches).</summary>
+    public NativeBufferPool NativeBufferPool => _nativePool ?? CreatePool(ref _nativePool, () => new NativeBufferPool(this));
+
+    private T CreatePool<T>(ref T? field, Func<T> create)
+        where T : class
+    {
+        lock (_cachesLock)
+        {
+            if (field is null)
+            {
+                Volatile.Write(ref field, create());
+            }
+
+            return field;
+        }
+    }
+
     /// <summary>A snapshot of every cache, in creation order.</summary>
     public IReadOnlyList<SlabCacheInfo> GetInfo()
     {
-        SlabCache[] caches = SnapshotCaches();
+        IObjectCache[] caches = SnapshotCaches();
         var result = new SlabCacheInfo[caches.Length];
         for (int i = 0; i < caches.Length; i++)
         {
@@ -162,9 +199,9 @@ public sealed class SlabAllocator : IDisposable
     public long Shrink()
     {
         long bytes = 0;
-        foreach (SlabCache cache in SnapshotCaches())
+        foreach (IObjectCache cache in SnapshotCaches())
         {
-            bytes += cache.Shrink();
+            bytes += cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0);
         }
 
         return bytes;

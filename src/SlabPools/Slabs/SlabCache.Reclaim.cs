@@ -85,6 +85,14 @@ public sealed partial class SlabCache
         return bytes;
     }
 
+    long IObjectCache.Activity => Activity;
+
+    long IObjectCache.BytesReserved => BytesReserved;
+
+    int IObjectCache.FlushCpuAndThreadCaches() => FlushCpuAndThreadCaches();
+
+    long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs);
+
     /// <summary>Slabs on one node's partial list now (for tests and diagnostics).</summary>
     internal int PartialSlabCount(int node) => Volatile.Read(ref _nodes[node].Count);
 

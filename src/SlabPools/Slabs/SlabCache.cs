@@ -77,7 +77,7 @@ namespace SlabPools;
 /// <remarks>
 /// Create caches with <see cref="SlabAllocator.CreateCache"/>. All members are thread-safe.
 /// </remarks>
-public sealed partial class SlabCache
+public sealed partial class SlabCache : IObjectCache
 {
     private readonly SlabAllocator _owner;
     private readonly PageAllocator _pages;
@@ -138,6 +138,9 @@ public sealed partial class SlabCache
 
     internal SlabGeometry Geometry { get; }
 
+    /// <summary>True for the kmalloc caches behind <see cref="NativeBufferPool.Allocate"/>.</summary>
+    internal bool IsKmalloc { get; init; }
+
     internal SlabAllocator Owner => _owner;
 
     internal ErrorReporter Errors => _errors;
@@ -150,7 +153,11 @@ public sealed partial class SlabCache
     /// <exception cref="OutOfMemoryException">No slab could be allocated; the cache is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public nint Allocate()
+    public nint Allocate() => AllocateObject().Address;
+
+    /// <summary>Allocates one object, named by slab and index (what the pools use: no address lookup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal SlabObject AllocateObject()
     {
         if (!_debug && _objects.TryPop(out SlabObject o))
         {
@@ -161,22 +168,17 @@ public sealed partial class SlabCache
             }
 
             FreeCookie.Wipe(address);
-            return address;
+            return o;
         }
 
-        return AllocateSlow();
+        return AllocateObjectSlow();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private nint AllocateSlow()
+    private SlabObject AllocateObjectSlow()
     {
         _owner.ThrowIfDisposed();
-        if (_debug)
-        {
-            return AllocateDebug();
-        }
-
-        SlabObject o = _objects.PopSlow();
+        SlabObject o = _debug ? AllocateDebug() : _objects.PopSlow();
         nint address = o.Address;
         if (!FreeCookie.IsMarked(address))
         {
@@ -184,7 +186,24 @@ public sealed partial class SlabCache
         }
 
         FreeCookie.Wipe(address);
-        return address;
+        return o;
+    }
+
+    /// <summary>Frees an object whose slab and index the caller knows to be right (a pool's owner).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void FreeObject(SlabObject o)
+    {
+        if (_debug)
+        {
+            FreeDebug(o.Slab, o.Index, o.Address);
+            return;
+        }
+
+        FreeCookie.Mark(o.Address);
+        if (!_objects.TryPush(o))
+        {
+            _objects.PushSlow(o);
+        }
     }
 
     /// <summary>
@@ -203,41 +222,22 @@ public sealed partial class SlabCache
             return;
         }
 
-        if (_debug)
-        {
-            FreeDebug(slab, index, address);
-            return;
-        }
-
-        if (FreeCookie.IsMarked(address))
+        if (!_debug && FreeCookie.IsMarked(address))
         {
             ReportDoubleFree(slab, address);
             return;
         }
 
-        FreeCookie.Mark(address);
-        var o = new SlabObject(slab, index);
-        if (!_objects.TryPush(o))
-        {
-            _objects.PushSlow(o);
-        }
+        FreeObject(new SlabObject(slab, index));
     }
 
-    private nint AllocateDebug()
+    private SlabObject AllocateDebug()
     {
         lock (_debugLock)
         {
             SlabObject first = default;
-            Span<SlabObject> one = new(ref first);
-            AllocateBatch<SlabObject, SlabObjectCodec>(one);
-            nint address = one[0].Address;
-            if (!FreeCookie.IsMarked(address))
-            {
-                ReportWrittenAfterFree(one[0].Slab, address);
-            }
-
-            FreeCookie.Wipe(address);
-            return address;
+            AllocateBatch<SlabObject, SlabObjectCodec>(new Span<SlabObject>(ref first));
+            return first;
         }
     }
 
@@ -275,7 +275,7 @@ public sealed partial class SlabCache
     }
 
     /// <summary>A snapshot of the cache's counts.</summary>
-    public SlabCacheInfo GetInfo() => BuildInfo([]);
+    public SlabCacheInfo GetInfo() => BuildInfo(Owner.AliasesOf(this));
 
     /// <summary>Releases the cache's empty slabs now, after returning per-CPU slabs and idle threads' magazines.</summary>
     /// <returns>Bytes given back to the page allocator.</returns>

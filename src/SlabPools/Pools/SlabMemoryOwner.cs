@@ -1,0 +1,77 @@
+using System;
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace SlabPools.Pools;
+
+/// <summary>
+/// A buffer rented from <see cref="SlabMemoryPool"/>: a slot of a pinned managed slab. Owners are
+/// made with their slab and reused; do not keep one after disposing it.
+/// </summary>
+public sealed class SlabMemoryOwner : IMemoryOwner<byte>
+{
+    private readonly SlotGroup _group;
+    private readonly Memory<byte> _memory;
+    private bool _rented;
+
+    internal SlabMemoryOwner(SlotGroup group)
+    {
+        _group = group;
+        _memory = new Memory<byte>(group.Slab.Block.Array, group.Offset, group.Length);
+    }
+
+    /// <summary>The buffer: the whole slot, at least the size asked for. Pinned: its address never changes.</summary>
+    /// <exception cref="ObjectDisposedException">This owner was disposed (and not rented again since).</exception>
+    public Memory<byte> Memory
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if (!_rented)
+            {
+                ThrowDisposed();
+            }
+
+            return _memory;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal SlabMemoryOwner MarkRented()
+    {
+        _rented = true;
+        return this;
+    }
+
+    /// <summary>Gives the buffer back. A second Dispose is reported as a double free and otherwise ignored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Dispose()
+    {
+        if (!_rented)
+        {
+            ReportDoubleDispose();
+            return;
+        }
+
+        _rented = false;
+        SlotPool<SlabMemoryOwner>.Return(_group);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportDoubleDispose() => OwnerErrors.DoubleDispose(_group);
+
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(SlabMemoryOwner), "The buffer was returned to its pool.");
+}
+
+/// <summary>Error reports shared by the owners of both memory pools.</summary>
+internal static class OwnerErrors
+{
+    internal static void DoubleDispose(SlotGroup group) =>
+        group.Cache.Errors.Report(
+            SlabErrorKind.DoubleFree,
+            group.Cache.Name,
+            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again)",
+            "dispose ignored; the buffer now rented from that slot, if any, is untouched",
+            group.Address,
+            group.Offset);
+}

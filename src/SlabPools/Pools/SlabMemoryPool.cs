@@ -1,0 +1,77 @@
+using System;
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace SlabPools.Pools;
+
+/// <summary>
+/// A <see cref="MemoryPool{T}"/> of bytes over pinned managed slabs (caches <c>pinned-&lt;size&gt;</c>):
+/// rent and dispose allocate nothing, buffers never move (safe for sockets and for
+/// <see cref="Memory{T}.Pin"/>), and a double dispose is reported instead of corrupting the pool.
+/// </summary>
+/// <remarks>
+/// <para><c>Rent()</c>, <c>Rent(-1)</c> and <c>Rent(0)</c> give a <see cref="DefaultBufferSize"/>
+/// (4096-byte) buffer, as Kestrel's pool does; <c>Rent(n)</c> gives the size class of <c>n</c>.</para>
+/// <para>What release mode guarantees: a second Dispose of an owner is reported and ignored, and so
+/// is a stale owner disposed while its slot's next rental is live (each slot has two owners used in
+/// turn; eight in debug mode). <see cref="SlabMemoryOwner.Memory"/> throws
+/// <see cref="ObjectDisposedException"/> after Dispose until that owner object is rented again.</para>
+/// <para>Disposing the pool does nothing: its memory belongs to the <see cref="SlabAllocator"/>.</para>
+/// </remarks>
+public sealed class SlabMemoryPool : MemoryPool<byte>
+{
+    /// <summary>The size of <c>Rent()</c>, <c>Rent(-1)</c> and <c>Rent(0)</c>: 4096 bytes, Kestrel's block size.</summary>
+    public const int DefaultBufferSize = 4096;
+
+    private readonly SlotPool<SlabMemoryOwner> _slots;
+    private readonly SlabAllocator _allocator;
+
+    internal SlabMemoryPool(SlabAllocator allocator)
+    {
+        _allocator = allocator;
+        _slots = new SlotPool<SlabMemoryOwner>(allocator, allocator.PinnedPages, "pinned-", static g => new SlabMemoryOwner(g));
+    }
+
+    /// <summary>The largest buffer: <see cref="SizeClasses.MaxSize"/> (1 MiB), so that Pipelines sends all its segments here.</summary>
+    public override int MaxBufferSize => SizeClasses.MaxSize;
+
+    /// <summary>Rents a buffer of at least <paramref name="minBufferSize"/> bytes (4096 for -1 or 0).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minBufferSize"/> is below -1 or above <see cref="MaxBufferSize"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => RentOwner(minBufferSize);
+
+    /// <summary>As <see cref="Rent"/>, typed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public SlabMemoryOwner RentOwner(int minBufferSize = -1)
+    {
+        if ((uint)(minBufferSize - 1) >= SizeClasses.MaxSize)
+        {
+            minBufferSize = PoolArguments.DefaultOrThrow(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
+        }
+
+        return _slots.Rent(minBufferSize).MarkRented();
+    }
+
+    /// <summary>Does nothing: the memory belongs to the allocator.</summary>
+    protected override void Dispose(bool disposing)
+    {
+    }
+
+    internal SlabAllocator Allocator => _allocator;
+}
+
+/// <summary>Argument rules shared by the pools.</summary>
+internal static class PoolArguments
+{
+    /// <summary>-1 and 0 mean the default size; anything else outside 1..max throws.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static int DefaultOrThrow(int size, int max, int defaultSize)
+    {
+        if (size is -1 or 0)
+        {
+            return defaultSize;
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(size), size, $"Buffer sizes run from 1 to {max} bytes (-1 or 0 for the default of {defaultSize}).");
+    }
+}

@@ -1,0 +1,264 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using SlabPools.Diagnostics;
+
+namespace SlabPools.Slabs;
+
+/// <summary>
+/// A cache of single-object slabs whose object is a managed <see cref="T:byte[]"/> (what
+/// <see cref="Pools.SlabArrayPool"/> hands out). A slab holding a single object needs no free list:
+/// it is either handed out, cached in a thread's magazine, or on its node's stack of free arrays.
+/// </summary>
+/// <remarks>
+/// <para>Tiers: per-thread magazines (<see cref="ThreadCache{T}"/>, no atomics), then one stack of
+/// free arrays per memory node under that node's lock, then the GC heap for new arrays.</para>
+/// <para>Free arrays bear a mark in bytes 8..15 (a per-process secret), wiped when the array is
+/// handed out: a returned array that bears it is a double return, and a free array that lost it
+/// was written after it was returned. Same odds as <see cref="FreeCookie"/>: user data equal to a
+/// secret 64-bit value.</para>
+/// <para>Invariant: <c>Slabs == active + Σ node stack counts + Σ magazine counts</c>, where
+/// <c>Slabs</c> counts arrays made and not yet dropped.</para>
+/// </remarks>
+internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
+{
+    private const int NewArraysPerRefill = 4;
+
+    private static readonly ulong s_mark = NewMark();
+
+    private readonly NodeTopology _topology;
+    private readonly ErrorReporter _errors;
+    private readonly NodeStack[] _nodes;
+    private readonly ThreadCache<byte[]> _magazines;
+
+    private long _slabs;
+    private long _slabsAllocated;
+    private long _slabsFreed;
+    private long _activity;
+
+    internal ArraySlabCache(SlabAllocator owner, string name, int size)
+    {
+        Name = name;
+        Size = size;
+        _topology = owner.Topology;
+        _errors = owner.Reporter;
+        _nodes = new NodeStack[_topology.NodeCount];
+        for (int i = 0; i < _nodes.Length; i++)
+        {
+            _nodes[i] = new NodeStack();
+        }
+
+        _magazines = new ThreadCache<byte[]>(SlabCache.MagazineCapacityFor(size), this);
+    }
+
+    public string Name { get; }
+
+    internal int Size { get; }
+
+    public long Activity => Volatile.Read(ref _activity);
+
+    public long BytesReserved => Math.Max(0, Volatile.Read(ref _slabs)) * Size;
+
+    /// <summary>Raised (with the byte count) when arrays are made or dropped, for the Kestrel-compatible metrics.</summary>
+    internal Action<long>? SlabsAllocatedBytes { get; set; }
+
+    private sealed class NodeStack
+    {
+        /// <summary>Protects <see cref="Items"/> and <see cref="Count"/>.</summary>
+        internal readonly Lock Lock = new();
+        internal byte[][] Items = new byte[16][];
+        internal int Count;
+    }
+
+    private static ulong NewMark()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt64(bytes) | 1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref ulong MarkOf(byte[] array) => ref Unsafe.As<byte, ulong>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), 8));
+
+    /// <summary>Hands out an array of <see cref="Size"/> bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte[] Rent()
+    {
+        if (!_magazines.TryPop(out byte[] array))
+        {
+            array = _magazines.PopSlow();
+        }
+
+        ref ulong mark = ref MarkOf(array);
+        if (mark != s_mark)
+        {
+            ReportWrittenAfterReturn();
+        }
+
+        mark = 0;
+        return array;
+    }
+
+    /// <summary>Takes an array of exactly <see cref="Size"/> bytes back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Return(byte[] array, bool clear)
+    {
+        ref ulong mark = ref MarkOf(array);
+        if (mark == s_mark)
+        {
+            ReportDoubleReturn();
+            return;
+        }
+
+        if (clear)
+        {
+            Array.Clear(array);
+        }
+
+        mark = s_mark;
+        if (!_magazines.TryPush(array))
+        {
+            _magazines.PushSlow(array);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int Refill(Span<byte[]> destination)
+    {
+        Interlocked.Increment(ref _activity);
+        int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
+        int got = TakeFrom(_nodes[node], destination);
+        for (int other = 0; got == 0 && other < _nodes.Length; other++)
+        {
+            got = TakeFrom(_nodes[other], destination);
+        }
+
+        if (got > 0)
+        {
+            return got;
+        }
+
+        int fresh = Math.Min(destination.Length, NewArraysPerRefill);
+        for (int i = 0; i < fresh; i++)
+        {
+            byte[] array = GC.AllocateUninitializedArray<byte>(Size);
+            MarkOf(array) = s_mark;
+            destination[i] = array;
+        }
+
+        Interlocked.Add(ref _slabs, fresh);
+        Interlocked.Add(ref _slabsAllocated, fresh);
+        SlabsAllocatedBytes?.Invoke((long)fresh * Size);
+        return fresh;
+    }
+
+    private static int TakeFrom(NodeStack stack, Span<byte[]> destination)
+    {
+        if (Volatile.Read(ref stack.Count) == 0)
+        {
+            return 0;
+        }
+
+        lock (stack.Lock)
+        {
+            int n = Math.Min(stack.Count, destination.Length);
+            int start = stack.Count - n;
+            stack.Items.AsSpan(start, n).CopyTo(destination);
+            stack.Items.AsSpan(start, n).Clear();
+            stack.Count = start;
+            return n;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Drain(ReadOnlySpan<byte[]> objects)
+    {
+        Interlocked.Increment(ref _activity);
+        int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
+        NodeStack stack = _nodes[node];
+        lock (stack.Lock)
+        {
+            if (stack.Count + objects.Length > stack.Items.Length)
+            {
+                Array.Resize(ref stack.Items, Math.Max(stack.Items.Length * 2, stack.Count + objects.Length));
+            }
+
+            objects.CopyTo(stack.Items.AsSpan(stack.Count));
+            stack.Count += objects.Length;
+        }
+    }
+
+    public int FlushCpuAndThreadCaches() => _magazines.FlushRemote();
+
+    public long ShrinkCore(bool flushMagazines, int keepEmptySlabs)
+    {
+        if (flushMagazines)
+        {
+            FlushCpuAndThreadCaches();
+        }
+
+        long dropped = 0;
+        foreach (NodeStack stack in _nodes)
+        {
+            lock (stack.Lock)
+            {
+                int keep = Math.Min(keepEmptySlabs, stack.Count);
+                int drop = stack.Count - keep;
+
+                // Keep the most recently returned arrays (the top of the stack, likely in cache).
+                Array.Copy(stack.Items, drop, stack.Items, 0, keep);
+                stack.Items.AsSpan(keep, drop).Clear();
+                stack.Count = keep;
+                dropped += drop;
+                if (stack.Items.Length > 64 && stack.Count < stack.Items.Length / 4)
+                {
+                    Array.Resize(ref stack.Items, Math.Max(16, stack.Count * 2));
+                }
+            }
+        }
+
+        Interlocked.Add(ref _slabs, -dropped);
+        Interlocked.Add(ref _slabsFreed, dropped);
+        return dropped * Size;
+    }
+
+    public SlabCacheInfo GetInfo()
+    {
+        long free = 0;
+        foreach (NodeStack stack in _nodes)
+        {
+            free += Volatile.Read(ref stack.Count);
+        }
+
+        // Arrays of a class size that the pool did not make are adopted when returned, uncounted:
+        // the count can lag behind the truth, never run below zero.
+        long slabs = Math.Max(0, Volatile.Read(ref _slabs));
+        (long hits, long misses) = _magazines.Counters;
+
+        return new SlabCacheInfo
+        {
+            Name = Name,
+            ObjectSize = Size,
+            ObjectsPerSlab = 1,
+            Slabs = slabs,
+            TotalObjects = slabs,
+            ActiveObjects = Math.Max(0, slabs - free - _magazines.CachedObjects),
+            PartialSlabs = free, // free single-object slabs wait on the node stacks
+            BytesReserved = BytesReserved,
+            Memory = "managed",
+            FastAllocations = hits,
+            SlowAllocations = misses,
+            SlabsAllocated = Volatile.Read(ref _slabsAllocated),
+            SlabsFreed = Volatile.Read(ref _slabsFreed),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportDoubleReturn() =>
+        _errors.Report(SlabErrorKind.DoubleFree, Name, $"array of {Size} bytes returned while it is already in the pool", "array ignored; the pool is unchanged");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportWrittenAfterReturn() =>
+        _errors.Report(SlabErrorKind.UseAfterFree, Name, $"pooled array of {Size} bytes was written after it was returned (its free mark is damaged)", "array handed out anyway; its contents are unspecified as always");
+}

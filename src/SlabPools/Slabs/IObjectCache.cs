@@ -1,0 +1,20 @@
+namespace SlabPools.Slabs;
+
+/// <summary>What the allocator, the flusher and the statistics need from any cache it owns.</summary>
+internal interface IObjectCache
+{
+    string Name { get; }
+
+    /// <summary>Counts calls into the slab layer (misses of the per-thread tier); the flusher disarms when it stops moving.</summary>
+    long Activity { get; }
+
+    long BytesReserved { get; }
+
+    SlabCacheInfo GetInfo();
+
+    /// <summary>Returns idle per-thread magazines and per-CPU slabs to the slab layer.</summary>
+    int FlushCpuAndThreadCaches();
+
+    /// <summary>Releases empty slabs beyond <paramref name="keepEmptySlabs"/> per node; returns the bytes released.</summary>
+    long ShrinkCore(bool flushMagazines, int keepEmptySlabs);
+}

@@ -1,0 +1,263 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.InteropServices;
+using SlabPools.Pools;
+using SlabPools.Tests.Infrastructure;
+using Xunit;
+
+namespace SlabPools.Tests.Pools;
+
+/// <summary>
+/// What <see cref="MemoryPool{T}"/> promises, checked on both memory pools (pinned managed slabs and
+/// native slabs) under every debug setting: one contract suite, rerun by small subclasses.
+/// </summary>
+public abstract class MemoryPoolContractTests
+{
+    protected virtual SlabPoolsOptions Options => new();
+
+    protected abstract MemoryPool<byte> PoolOf(SlabAllocator allocator);
+
+    protected abstract string Prefix { get; }
+
+    [Theory]
+    [InlineData(-1, 4096)]
+    [InlineData(0, 4096)]
+    [InlineData(1, 16)]
+    [InlineData(100, 104)]
+    [InlineData(4096, 4096)]
+    [InlineData(5000, 5120)]
+    [InlineData(1 << 20, 1 << 20)]
+    public void Rent_gives_at_least_the_size_asked_for(int size, int expected)
+    {
+        using var allocator = new SlabAllocator(Options);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        using IMemoryOwner<byte> owner = pool.Rent(size);
+        Assert.Equal(expected, owner.Memory.Length);
+        owner.Memory.Span.Fill(3);
+        Assert.Equal(1 << 20, pool.MaxBufferSize);
+    }
+
+    [Fact]
+    public void Rent_without_argument_gives_kestrels_block_size()
+    {
+        using var allocator = new SlabAllocator(Options);
+        using IMemoryOwner<byte> owner = PoolOf(allocator).Rent();
+        Assert.Equal(4096, owner.Memory.Length);
+        Assert.Contains(allocator.GetInfo(), i => i.Name == Prefix + "4096" && i.ActiveObjects == 1);
+    }
+
+    [Fact]
+    public void Sizes_out_of_range_throw()
+    {
+        using var allocator = new SlabAllocator(Options);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(-2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent((1 << 20) + 1));
+    }
+
+    [Fact]
+    public void Buffers_are_distinct_and_keep_their_contents()
+    {
+        using var allocator = new SlabAllocator(Options);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        List<IMemoryOwner<byte>> owners = Enumerable.Range(0, 100).Select(_ => pool.Rent(4096)).ToList();
+        for (int i = 0; i < owners.Count; i++)
+        {
+            owners[i].Memory.Span.Fill((byte)i);
+        }
+
+        for (int i = 0; i < owners.Count; i++)
+        {
+            Assert.True(owners[i].Memory.Span.IndexOfAnyExcept((byte)i) < 0);
+        }
+
+        owners.ForEach(o => o.Dispose());
+        Assert.Equal(0, allocator.GetInfo().Single(i => i.Name == Prefix + "4096").ActiveObjects);
+    }
+
+    [Fact]
+    public unsafe void Pinning_gives_the_buffers_stable_address()
+    {
+        using var allocator = new SlabAllocator(Options);
+        using IMemoryOwner<byte> owner = PoolOf(allocator).Rent(4096);
+        using MemoryHandle handle = owner.Memory.Pin();
+        GC.Collect(2, GCCollectionMode.Forced, true, true);
+        fixed (byte* p = owner.Memory.Span)
+        {
+            Assert.Equal((nint)handle.Pointer, (nint)p);
+        }
+    }
+
+    [Fact]
+    public void Memory_after_dispose_throws()
+    {
+        using var allocator = new SlabAllocator(Options);
+        IMemoryOwner<byte> owner = PoolOf(allocator).Rent(4096);
+        owner.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => owner.Memory.Span.Length);
+    }
+
+    [Fact]
+    public void A_second_dispose_is_reported_as_a_double_free_and_ignored()
+    {
+        using var allocator = new SlabAllocator(Options);
+        var log = new ErrorLog(allocator);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        IMemoryOwner<byte> owner = pool.Rent(4096);
+        owner.Dispose();
+        owner.Dispose();
+        Assert.Equal(1, log.Count(SlabErrorKind.DoubleFree));
+        Assert.Equal(Prefix + "4096", log.Errors[0].CacheName);
+        Assert.Equal(0, allocator.GetInfo().Single(i => i.Name == Prefix + "4096").ActiveObjects);
+    }
+
+    [Fact]
+    public void A_stale_owner_disposed_after_its_slot_was_rented_again_does_not_free_the_new_renters_buffer()
+    {
+        using var allocator = new SlabAllocator(Options);
+        var log = new ErrorLog(allocator);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        IMemoryOwner<byte> stale = pool.Rent(4096);
+        nint staleAddress = AddressOf(stale);
+        stale.Dispose();
+        IMemoryOwner<byte> current = pool.Rent(4096); // the same slot, LIFO
+        Assert.Equal(staleAddress, AddressOf(current));
+        Assert.NotSame(stale, current);
+        stale.Dispose(); // the bug: a stale owner disposed again
+        Assert.Equal(1, log.Count(SlabErrorKind.DoubleFree));
+        current.Memory.Span.Fill(5);                     // still the renter's
+        IMemoryOwner<byte> other = pool.Rent(4096);
+        Assert.False(other.Memory.Span.Overlaps(current.Memory.Span));
+        other.Dispose();
+        current.Dispose();
+    }
+
+    private static unsafe nint AddressOf(IMemoryOwner<byte> owner)
+    {
+        using MemoryHandle handle = owner.Memory.Pin();
+        return (nint)handle.Pointer;
+    }
+
+    [Fact]
+    public void Throw_on_error_turns_a_double_dispose_into_an_exception()
+    {
+        SlabPoolsOptions options = Options;
+        options.ThrowOnError = true;
+        using var allocator = new SlabAllocator(options);
+        IMemoryOwner<byte> owner = PoolOf(allocator).Rent();
+        owner.Dispose();
+        Assert.Equal(SlabErrorKind.DoubleFree, Assert.Throws<SlabErrorException>(owner.Dispose).Kind);
+    }
+
+    [Fact]
+    public void Rent_and_dispose_allocate_nothing_after_warm_up()
+    {
+        // One processor: a thread that migrates between processors may find its new processor's
+        // active slab elsewhere and rightly make a slab, which is not what this test is about.
+        SlabPoolsOptions options = Options;
+        options.Topology = new NodeTopology([0]);
+        using var allocator = new SlabAllocator(options);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        var burst = new IMemoryOwner<byte>[512];
+        for (int i = 0; i < burst.Length; i++)
+        {
+            burst[i] = pool.Rent(4096);
+        }
+
+        foreach (IMemoryOwner<byte> o in burst)
+        {
+            o.Dispose();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 10; round++)
+        {
+            for (int i = 0; i < burst.Length; i++)
+            {
+                burst[i] = pool.Rent(-1);
+                _ = burst[i].Memory.Span[0];
+            }
+
+            foreach (IMemoryOwner<byte> o in burst)
+            {
+                o.Dispose();
+            }
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Buffers_rented_on_one_thread_can_be_returned_on_another()
+    {
+        using var allocator = new SlabAllocator(Options);
+        var log = new ErrorLog(allocator);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        var queue = new System.Collections.Concurrent.BlockingCollection<IMemoryOwner<byte>>(256);
+        long bad = 0;
+        Run.Parallel(
+            () =>
+            {
+                for (int i = 0; i < 30_000; i++)
+                {
+                    IMemoryOwner<byte> o = pool.Rent();
+                    MemoryMarshal.Write(o.Memory.Span.Slice(100), in i);
+                    queue.Add(o);
+                }
+
+                queue.CompleteAdding();
+            },
+            () =>
+            {
+                int i = 0;
+                foreach (IMemoryOwner<byte> o in queue.GetConsumingEnumerable())
+                {
+                    if (MemoryMarshal.Read<int>(o.Memory.Span.Slice(100)) != i++)
+                    {
+                        bad++;
+                    }
+
+                    o.Dispose();
+                }
+            });
+        Assert.Equal(0, bad);
+        Assert.Empty(log.Errors);
+        Assert.Equal(0, allocator.GetInfo().Single(i => i.Name == Prefix + "4096").ActiveObjects);
+    }
+}
+
+public class PinnedMemoryPoolTests : MemoryPoolContractTests
+{
+    protected override string Prefix => "pinned-";
+
+    protected override MemoryPool<byte> PoolOf(SlabAllocator allocator) => allocator.MemoryPool;
+
+    [Fact]
+    public void Buffers_are_slices_of_pinned_arrays()
+    {
+        using var allocator = new SlabAllocator(Options);
+        using SlabMemoryOwner owner = allocator.MemoryPool.RentOwner(4096);
+        Assert.True(MemoryMarshal.TryGetArray(owner.Memory, out ArraySegment<byte> segment));
+        Assert.Equal(4096, segment.Count);
+        Assert.Equal("pinned", allocator.GetInfo().Single(i => i.Name == "pinned-4096").Memory);
+    }
+}
+
+public class NativeMemoryPoolTests : MemoryPoolContractTests
+{
+    protected override string Prefix => "native-";
+
+    protected override MemoryPool<byte> PoolOf(SlabAllocator allocator) => allocator.NativeBufferPool;
+}
+
+public class DebugPinnedMemoryPoolTests : PinnedMemoryPoolTests
+{
+    protected override SlabPoolsOptions Options => new() { Debug = SlabDebugFlags.ConsistencyChecks };
+}
+
+public class DebugNativeMemoryPoolTests : NativeMemoryPoolTests
+{
+    protected override SlabPoolsOptions Options => new() { Debug = SlabDebugFlags.ConsistencyChecks };
+}
