@@ -96,6 +96,7 @@ public sealed class SlabAllocator : IDisposable
 
             int size = SizeClasses.SizeAt(index);
             var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
+            cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
             _caches.Add(cache);
             Volatile.Write(ref _kmalloc[index], cache);
             return cache;
@@ -132,9 +133,40 @@ public sealed class SlabAllocator : IDisposable
 
     internal void Register(IObjectCache cache)
     {
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
         lock (_cachesLock)
         {
             _caches.Add(cache);
+        }
+    }
+
+    /// <summary>Flusher timer callbacks run so far, over all caches (for tests and diagnostics).</summary>
+    internal long FlusherTicks
+    {
+        get
+        {
+            long ticks = 0;
+            foreach (IObjectCache cache in SnapshotCaches())
+            {
+                ticks += cache.Flusher?.Ticks ?? 0;
+            }
+
+            return ticks;
+        }
+    }
+
+    /// <summary>How many caches have their flusher armed now (0 when the process is idle).</summary>
+    internal int ArmedFlushers
+    {
+        get
+        {
+            int armed = 0;
+            foreach (IObjectCache cache in SnapshotCaches())
+            {
+                armed += cache.Flusher?.IsArmed == true ? 1 : 0;
+            }
+
+            return armed;
         }
     }
 
@@ -226,6 +258,11 @@ public sealed class SlabAllocator : IDisposable
         }
 
         _disposed = true;
+        foreach (IObjectCache cache in SnapshotCaches())
+        {
+            cache.Flusher?.Dispose();
+        }
+
         Shrink();
     }
 }

@@ -58,6 +58,8 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
 
     public long Activity => Volatile.Read(ref _activity);
 
+    public Reclaim.CacheFlusher? Flusher { get; set; }
+
     public long BytesReserved => Math.Max(0, Volatile.Read(ref _slabs)) * Size;
 
     /// <summary>Raised (with the byte count) when arrays are made or dropped, for the Kestrel-compatible metrics.</summary>
@@ -127,6 +129,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     public int Refill(Span<byte[]> destination)
     {
         Interlocked.Increment(ref _activity);
+        Flusher?.NoteActivity();
         int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
         int got = TakeFrom(_nodes[node], destination);
         for (int other = 0; got == 0 && other < _nodes.Length; other++)
@@ -175,6 +178,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     public void Drain(ReadOnlySpan<byte[]> objects)
     {
         Interlocked.Increment(ref _activity);
+        Flusher?.NoteActivity();
         int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
         NodeStack stack = _nodes[node];
         lock (stack.Lock)

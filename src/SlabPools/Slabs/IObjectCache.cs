@@ -10,6 +10,9 @@ internal interface IObjectCache
 
     long BytesReserved { get; }
 
+    /// <summary>The flusher of this cache, attached by the allocator when it registers the cache.</summary>
+    Reclaim.CacheFlusher? Flusher { get; set; }
+
     SlabCacheInfo GetInfo();
 
     /// <summary>Returns idle per-thread magazines and per-CPU slabs to the slab layer.</summary>

@@ -87,6 +87,8 @@ public sealed partial class SlabCache
 
     long IObjectCache.Activity => Activity;
 
+    Reclaim.CacheFlusher? IObjectCache.Flusher { get => Flusher; set => Flusher = value; }
+
     long IObjectCache.BytesReserved => BytesReserved;
 
     int IObjectCache.FlushCpuAndThreadCaches() => FlushCpuAndThreadCaches();

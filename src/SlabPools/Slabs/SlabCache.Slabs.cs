@@ -25,6 +25,9 @@ public sealed partial class SlabCache
     private long _slabsFreed;
     private long _activity;
 
+    /// <summary>The flusher, attached by the allocator (null until then).</summary>
+    internal Reclaim.CacheFlusher? Flusher;
+
     /// <summary>Counts calls into the slab layer; the flusher disarms when it stops moving.</summary>
     internal long Activity => Volatile.Read(ref _activity);
 
@@ -56,6 +59,7 @@ public sealed partial class SlabCache
         where TCodec : ISlotCodec<T>
     {
         Interlocked.Increment(ref _activity);
+        Flusher?.NoteActivity();
         while (true)
         {
             int cpu = _topology.CurrentProcessor;
@@ -177,6 +181,7 @@ public sealed partial class SlabCache
         where TCodec : ISlotCodec<T>
     {
         Interlocked.Increment(ref _activity);
+        Flusher?.NoteActivity();
         int i = 0;
         while (i < objects.Length)
         {

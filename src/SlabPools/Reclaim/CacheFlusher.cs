@@ -1,0 +1,114 @@
+using System;
+using System.Threading;
+using SlabPools.Slabs;
+
+namespace SlabPools.Reclaim;
+
+/// <summary>
+/// The seed's per-cache flusher, replacing the old global reaper: a timer that runs only while its
+/// cache is active. Each tick returns idle threads' magazines and the per-CPU slabs to the partial
+/// lists and releases empty slabs beyond <see cref="KeepEmptySlabsPerNode"/>; a tick that finds no
+/// activity since the previous one disarms the timer, so an idle process runs no timer at all.
+/// </summary>
+/// <remarks>
+/// <para>Activity is the cache's count of calls into its slab layer (refills and drains of
+/// per-thread magazines, which every burst and every cross-thread pattern produces). The cache
+/// calls <see cref="NoteActivity"/> on that slow path; arming costs one volatile read when the
+/// flusher is already armed.</para>
+/// <para>Disarming races with new activity: the tick disarms first and then looks at the activity
+/// count once more, re-arming if it moved, so no activity is left without a flusher.</para>
+/// </remarks>
+internal sealed class CacheFlusher : IDisposable
+{
+    /// <summary>Empty slabs kept per node after a tick: a small cushion for the next request.</summary>
+    internal const int KeepEmptySlabsPerNode = 1;
+
+    private readonly IObjectCache _cache;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _interval;
+    private readonly Lock _timerLock = new();
+    private ITimer? _timer;          // guarded by _timerLock
+    private int _armed;              // 1 while the timer is armed
+    private long _lastActivity;
+    private long _ticks;
+    private bool _disposed;          // guarded by _timerLock
+
+    internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval)
+    {
+        _cache = cache;
+        _time = time;
+        _interval = interval;
+    }
+
+    /// <summary>Timer callbacks run so far (for tests and diagnostics).</summary>
+    internal long Ticks => Volatile.Read(ref _ticks);
+
+    internal bool IsArmed => Volatile.Read(ref _armed) != 0;
+
+    /// <summary>Called on the cache's slow path: arms the timer if it is not armed.</summary>
+    internal void NoteActivity()
+    {
+        if (Volatile.Read(ref _armed) == 0)
+        {
+            Arm();
+        }
+    }
+
+    private void Arm()
+    {
+        lock (_timerLock)
+        {
+            if (_disposed || _armed != 0)
+            {
+                return;
+            }
+
+            _lastActivity = _cache.Activity;
+            _timer ??= _time.CreateTimer(static s => ((CacheFlusher)s!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _armed, 1);
+            _timer.Change(_interval, _interval);
+        }
+    }
+
+    private void Tick()
+    {
+        Interlocked.Increment(ref _ticks);
+        long activity = _cache.Activity;
+        bool active = activity != Volatile.Read(ref _lastActivity);
+        Volatile.Write(ref _lastActivity, activity);
+
+        // Give back what the cache does not use. Our own flush and shrink count as activity in the
+        // slab layer, so the count is read again afterwards.
+        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: KeepEmptySlabsPerNode);
+        Volatile.Write(ref _lastActivity, _cache.Activity);
+
+        if (!active)
+        {
+            Disarm();
+            if (_cache.Activity != Volatile.Read(ref _lastActivity))
+            {
+                Arm(); // activity raced with the disarm
+            }
+        }
+    }
+
+    private void Disarm()
+    {
+        lock (_timerLock)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Volatile.Write(ref _armed, 0);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_timerLock)
+        {
+            _disposed = true;
+            _timer?.Dispose();
+            _timer = null;
+            Volatile.Write(ref _armed, 0);
+        }
+    }
+}
