@@ -29,6 +29,8 @@ public sealed class SlabAllocator : IDisposable
     private readonly Lock _cachesLock = new();
     private readonly List<IObjectCache> _caches = new();
     private volatile bool _disposed;
+    private readonly Dictionary<SlabCache, List<string>> _aliases = new();
+    private readonly Dictionary<(int Index, int Alignment), SlabCache> _aligned = new();
     private SlabArrayPool? _arrayPool;
     private SlabMemoryPool? _memoryPool;
     private NativeBufferPool? _nativePool;
@@ -88,39 +90,140 @@ public sealed class SlabAllocator : IDisposable
     {
         lock (_cachesLock)
         {
-            SlabCache? existing = _kmalloc[index];
-            if (existing is not null)
-            {
-                return existing;
-            }
-
-            int size = SizeClasses.SizeAt(index);
-            var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
-            cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
-            _caches.Add(cache);
-            Volatile.Write(ref _kmalloc[index], cache);
-            return cache;
+            return _kmalloc[index] ?? CreateKmallocCacheUnsynchronized(index);
         }
     }
 
-    /// <summary>Creates a cache of objects of <paramref name="objectSize"/> bytes.</summary>
+    // Caller holds _cachesLock.
+    private SlabCache CreateKmallocCacheUnsynchronized(int index)
+    {
+        int size = SizeClasses.SizeAt(index);
+        var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
+        _caches.Add(cache);
+        Volatile.Write(ref _kmalloc[index], cache);
+        return cache;
+    }
+
+    /// <summary>Creates a plain cache of objects of <paramref name="objectSize"/> bytes (or returns a compatible existing one, see the other overload).</summary>
     /// <param name="name">A name for diagnostics.</param>
-    /// <param name="objectSize">Bytes per object, at least 16; rounded up to a multiple of 8.</param>
+    /// <param name="objectSize">Bytes per object.</param>
     /// <param name="native"><see langword="true"/> for native memory, <see langword="false"/> for pinned managed memory.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="objectSize"/> is below 16 or larger than a slab can hold.</exception>
-    public SlabCache CreateCache(string name, int objectSize, bool native = true)
+    public SlabCache CreateCache(string name, int objectSize, bool native = true) =>
+        CreateCache(name, objectSize, new SlabCacheOptions { Native = native });
+
+    /// <summary>
+    /// Creates a cache of objects of <paramref name="objectSize"/> bytes. A plain cache (no
+    /// constructor, destructor, RCU, debugging or move callback) whose size is within 8 bytes below
+    /// an existing plain cache of the same memory kind and alignment is merged into it: that cache
+    /// is returned and <paramref name="name"/> becomes one of its aliases (shown in
+    /// <see cref="FormatSlabInfo"/>), as SLUB merges caches.
+    /// </summary>
+    /// <param name="name">A name for diagnostics.</param>
+    /// <param name="objectSize">Bytes per object, at least 1.</param>
+    /// <param name="options">How the cache is derived from a plain one; <see langword="null"/> for a plain native cache.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size or option is out of range.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public SlabCache CreateCache(string name, int objectSize, SlabCacheOptions? options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (objectSize < 16 || objectSize > Array.MaxLength - 7)
+        options ??= new SlabCacheOptions();
+        options.Validate();
+        if (objectSize < 1 || objectSize > Array.MaxLength / 2)
         {
-            throw new ArgumentOutOfRangeException(nameof(objectSize), objectSize, "Objects must be between 16 bytes and the largest array size.");
+            throw new ArgumentOutOfRangeException(nameof(objectSize), objectSize, "Objects must be between 1 byte and half the largest array size.");
         }
 
         ThrowIfDisposed();
-        int stride = (objectSize + 7) & ~7;
-        var cache = new SlabCache(this, name, stride, native ? NativePages : PinnedPages, Options.Debug);
+        SlabDebugFlags debug = options.Debug ?? Options.Debug;
+        bool mergeable = options.AllowMerge && !options.IsDerived(debug) && options.Move is null;
+        lock (_cachesLock)
+        {
+            if (mergeable && FindMergeTargetUnsynchronized(objectSize, options) is SlabCache target)
+            {
+                if (!_aliases.TryGetValue(target, out List<string>? names))
+                {
+                    _aliases[target] = names = new List<string>();
+                }
+
+                names.Add(name);
+                return target;
+            }
+        }
+
+        var cache = new SlabCache(this, name, objectSize, options.Native ? NativePages : PinnedPages, debug, null, options);
         Register(cache);
         return cache;
+    }
+
+    // Caller holds _cachesLock. SLUB's rule: no constructor, debugging or RCU on either side, the
+    // sizes differ by less than a pointer, and the alignment fits.
+    private SlabCache? FindMergeTargetUnsynchronized(int objectSize, SlabCacheOptions options)
+    {
+        int size8 = (objectSize + 7) & ~7;
+        if (options.Native && options.Alignment == 8)
+        {
+            int index = SizeClasses.IndexOf(objectSize);
+            if (index >= 0 && SizeClasses.SizeAt(index) - objectSize < IntPtr.Size && Options.Debug == SlabDebugFlags.None)
+            {
+                return _kmalloc[index] ?? CreateKmallocCacheUnsynchronized(index);
+            }
+        }
+
+        foreach (IObjectCache existing in _caches)
+        {
+            if (existing is SlabCache c && !c.IsDerived && c.Move is null && !c.IsKmalloc && c.Options is not null
+                && c.PageAllocator.IsNative == options.Native && c.Alignment == options.Alignment
+                && c.ObjectSize >= size8 && c.ObjectSize - objectSize < IntPtr.Size)
+            {
+                return c;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The native cache for <paramref name="size"/>-byte objects aligned to <paramref name="alignment"/>
+    /// (4096 by default, for O_DIRECT-style I/O), created on first use: <c>dma-kmalloc-&lt;size&gt;</c>
+    /// for 4096, <c>kmalloc-&lt;size&gt;-a&lt;alignment&gt;</c> otherwise.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The size is out of the size classes, or the alignment is not a power of two from 8 to 4096.</exception>
+    public SlabCache GetAlignedCache(int size, int alignment = 4096)
+    {
+        int index = SizeClasses.IndexOf(size);
+        if (size < 0 || index < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"Sizes run from 0 to {SizeClasses.MaxSize} bytes.");
+        }
+
+        var options = new SlabCacheOptions { Alignment = alignment };
+        options.Validate();
+        lock (_cachesLock)
+        {
+            if (_aligned.TryGetValue((index, alignment), out SlabCache? cache))
+            {
+                return cache;
+            }
+        }
+
+        ThrowIfDisposed();
+        int classSize = SizeClasses.SizeAt(index);
+        string name = alignment == 4096
+            ? "dma-kmalloc-" + classSize.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : $"kmalloc-{classSize}-a{alignment}";
+        lock (_cachesLock)
+        {
+            if (!_aligned.TryGetValue((index, alignment), out SlabCache? cache))
+            {
+                cache = new SlabCache(this, name, classSize, NativePages, Options.Debug, null, options);
+                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
+                _caches.Add(cache);
+                _aligned[(index, alignment)] = cache;
+            }
+
+            return cache;
+        }
     }
 
     internal SlabCache CreateSlotCache(string name, int objectSize, PageAllocator pages, Func<Slab, int, object>? slotConstructor)
@@ -178,8 +281,17 @@ public sealed class SlabAllocator : IDisposable
         }
     }
 
-    /// <summary>Other names that resolve to <paramref name="cache"/> (none until caches are merged).</summary>
-    internal IReadOnlyList<string> AliasesOf(SlabCache cache) => [];
+    /// <summary>Other names that resolve to <paramref name="cache"/> (caches merged into it).</summary>
+    internal IReadOnlyList<string> AliasesOf(SlabCache cache)
+    {
+        lock (_cachesLock)
+        {
+            return _aliases.TryGetValue(cache, out List<string>? names) ? names.ToArray() : [];
+        }
+    }
+
+    /// <summary>Read-copy-update grace periods for caches created with <see cref="SlabCacheOptions.TypesafeByRcu"/>.</summary>
+    public SlabRcu Rcu { get; } = new();
 
     /// <summary>
     /// The <see cref="System.Buffers.ArrayPool{T}"/> of this allocator: arrays of the size classes,

@@ -124,7 +124,7 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         Slab? slab = _allocator.Map.Find(address);
         if (slab is not null)
         {
-            return slab.IndexOf(address) >= 0 ? slab.ObjectSize : 0;
+            return slab.IndexOf(address) >= 0 ? slab.Cache.ObjectSize : 0;
         }
 
         lock (_largeLock)

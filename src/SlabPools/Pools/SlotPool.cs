@@ -43,9 +43,9 @@ internal sealed class SlotGroup
 
     internal nint Address => Slab.AddressOf(Index);
 
-    internal int Length => Slab.ObjectSize;
+    internal int Length => Cache.ObjectSize;
 
-    internal int Offset => Index * Slab.ObjectSize;
+    internal int Offset => Index * Slab.Stride;
 }
 
 /// <summary>

@@ -19,7 +19,8 @@ internal sealed class Slab
     internal readonly PageBlock Block;
     internal readonly nint Base;
     internal readonly int Capacity;
-    internal readonly int ObjectSize;
+    /// <summary>Bytes from one object to the next: the object and, in derived caches, its trailer.</summary>
+    internal readonly int Stride;
     internal readonly int Node;
 
     /// <summary>Per-slot objects made by the cache's slot constructor (owner objects of managed pools), or null.</summary>
@@ -36,22 +37,22 @@ internal sealed class Slab
     // Guarded by the cache's slab-registry lock.
     internal int RegistryIndex;
 
-    internal Slab(SlabCache cache, in PageBlock block, int capacity, int objectSize, int node, object?[]? slots)
+    internal Slab(SlabCache cache, in PageBlock block, int capacity, int stride, int node, object?[]? slots)
     {
         Cache = cache;
         Block = block;
         Base = block.Address;
         Capacity = capacity;
-        ObjectSize = objectSize;
+        Stride = stride;
         Node = node;
         Slots = slots;
     }
 
     /// <summary>Bytes covered by objects (the block may be longer because of page rounding).</summary>
-    internal nint Span => (nint)Capacity * ObjectSize;
+    internal nint Span => (nint)Capacity * Stride;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal nint AddressOf(int index) => Base + (nint)index * ObjectSize;
+    internal nint AddressOf(int index) => Base + (nint)index * Stride;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Contains(nint address) => (nuint)(address - Base) < (nuint)Span;
@@ -65,7 +66,7 @@ internal sealed class Slab
             return -1;
         }
 
-        nuint index = offset / (nuint)ObjectSize;
-        return index * (nuint)ObjectSize == offset ? (int)index : -1;
+        nuint index = offset / (nuint)Stride;
+        return index * (nuint)Stride == offset ? (int)index : -1;
     }
 }

@@ -82,6 +82,11 @@ public sealed partial class SlabCache
             ReleaseSlab(slab);
         }
 
+        if (TypesafeByRcu)
+        {
+            _owner.Rcu.Poll();
+        }
+
         return bytes;
     }
 

@@ -109,7 +109,7 @@ public sealed partial class SlabCache
         bool single = slab.Capacity == 1;
         while (taken < n)
         {
-            if ((uint)index >= (uint)slab.Capacity || !FreeCookie.IsMarked(slab.AddressOf(index)))
+            if ((uint)index >= (uint)slab.Capacity || !IsMarked(slab.AddressOf(index)))
             {
                 // A free object was written after it was freed: its link cannot be trusted. Keep what
                 // we have; the rest of the chain is isolated (leaked) so that no object is handed out twice.
@@ -124,7 +124,7 @@ public sealed partial class SlabCache
             }
 
             destination[taken++] = TCodec.Encode(slab, index);
-            index = single ? SlabState.None : FreeCookie.ReadLink(slab.AddressOf(index));
+            index = single ? SlabState.None : ReadLink(slab, index);
         }
 
         int rest = count - n;
@@ -152,15 +152,15 @@ public sealed partial class SlabCache
                     tail = head;
                     for (int i = 1; i < count; i++)
                     {
-                        tail = FreeCookie.ReadLink(slab.AddressOf(tail));
+                        tail = ReadLink(slab, tail);
                     }
                 }
 
-                FreeCookie.WriteLink(slab.AddressOf(tail), oldHead);
+                WriteLink(slab, tail, oldHead);
             }
             else if (tail >= 0)
             {
-                FreeCookie.WriteLink(slab.AddressOf(tail), SlabState.None);
+                WriteLink(slab, tail, SlabState.None);
             }
 
             long next = SlabState.With(old, head, SlabState.FreeCount(old) + count);
@@ -199,7 +199,7 @@ public sealed partial class SlabCache
                         break;
                     }
 
-                    FreeCookie.WriteLink(slab.AddressOf(index), head);
+                    WriteLink(slab, index, head);
                     head = index;
                     count++;
                     i++;
@@ -226,7 +226,7 @@ public sealed partial class SlabCache
 
             if (slab.Capacity > 1)
             {
-                FreeCookie.WriteLink(slab.AddressOf(tail), SlabState.Head(old));
+                WriteLink(slab, tail, SlabState.Head(old));
             }
 
             if (Interlocked.CompareExchange(ref slab.State, SlabState.With(old, head, free + count), old) == old)
@@ -317,20 +317,21 @@ public sealed partial class SlabCache
         SlabGeometry g = Geometry;
         PageBlock block = _pages.Allocate((nuint)g.SlabBytes, node); // may throw OutOfMemoryException: nothing changed yet
         object?[]? slots = _slotConstructor is null ? null : new object?[g.ObjectsPerSlab];
-        var slab = new Slab(this, block, g.ObjectsPerSlab, g.ObjectSize, node, slots);
+        var slab = new Slab(this, block, g.ObjectsPerSlab, g.Stride, node, slots);
         try
         {
             // Thread the free list through the objects and mark each one free.
             for (int i = 0; i < g.ObjectsPerSlab; i++)
             {
-                nint address = slab.AddressOf(i);
-                FreeCookie.WriteLink(address, i + 1 < g.ObjectsPerSlab ? i + 1 : SlabState.None);
-                FreeCookie.Mark(address);
+                WriteLink(slab, i, i + 1 < g.ObjectsPerSlab ? i + 1 : SlabState.None);
+                Mark(slab.AddressOf(i));
                 if (slots is not null)
                 {
                     slots[i] = _slotConstructor!(slab, i);
                 }
             }
+
+            _behavior?.OnSlabCreated(this, slab);
         }
         catch
         {
@@ -356,8 +357,23 @@ public sealed partial class SlabCache
         return slab;
     }
 
+    /// <summary>Releases a dead slab: now, or after a grace period in an RCU cache (its bytes stay counted until then).</summary>
     private void ReleaseSlab(Slab slab)
     {
+        if (TypesafeByRcu)
+        {
+            DeferRelease(slab);
+            return;
+        }
+
+        ReleaseSlabNow(slab);
+    }
+
+    private void DeferRelease(Slab slab) => _owner.Rcu.Defer(() => ReleaseSlabNow(slab));
+
+    private void ReleaseSlabNow(Slab slab)
+    {
+        _behavior?.OnSlabReleasing(this, slab);
         _map.Remove(slab);
         lock (_registryLock)
         {

@@ -1,9 +1,10 @@
-using SlabPools.Slabs;
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
+using SlabPools.Derived;
 using SlabPools.Diagnostics;
 using SlabPools.Pages;
+using SlabPools.Slabs;
 
 namespace SlabPools;
 
@@ -75,7 +76,7 @@ namespace SlabPools;
 /// frees caught when they happen. Objects are addressed by pointer and never move.
 /// </summary>
 /// <remarks>
-/// Create caches with <see cref="SlabAllocator.CreateCache"/>. All members are thread-safe.
+/// Create caches with <see cref="SlabAllocator.CreateCache(string, int, SlabCacheOptions?)"/>. All members are thread-safe.
 /// </remarks>
 public sealed partial class SlabCache : IObjectCache
 {
@@ -86,22 +87,55 @@ public sealed partial class SlabCache : IObjectCache
     private readonly ErrorReporter _errors;
     private readonly Func<Slab, int, object>? _slotConstructor;
     private readonly ThreadCache<SlabObject> _objects;
-    private readonly bool _debug;
-    private readonly Lock _debugLock = new();
 
-    internal SlabCache(SlabAllocator owner, string name, int objectSize, PageAllocator pages, SlabDebugFlags debug, Func<Slab, int, object>? slotConstructor = null)
+    // Derived caches (constructor, RCU, debugging) leave the fast path: every allocation and free
+    // goes through _behavior under _derivedLock. Plain caches test this one flag and nothing else.
+    private readonly bool _derived;
+    private readonly DerivedBehavior? _behavior;
+    private readonly Lock _derivedLock = new();
+
+    // Where a free object keeps its free-list link and its free mark: bytes 0 and 8 of a plain
+    // cache's objects, the trailer behind the object in a derived cache (see DerivedBehavior).
+    private readonly int _linkOffset;
+    private readonly int _markOffset;
+
+    internal SlabCache(SlabAllocator owner, string name, int objectSize, PageAllocator pages, SlabDebugFlags debug, Func<Slab, int, object>? slotConstructor = null, SlabCacheOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         _owner = owner;
         Name = name;
-        Geometry = SlabGeometry.For(objectSize);
+        ObjectSize = objectSize;
+        Options = options;
         _pages = pages;
         _topology = owner.Topology;
         _map = owner.Map;
         _errors = owner.Reporter;
         _slotConstructor = slotConstructor;
         Debug = debug;
-        _debug = debug != SlabDebugFlags.None;
+        Move = options?.Move;
+        TypesafeByRcu = options is not null && (options.TypesafeByRcu || options.DeferReuseByRcu);
+        DeferReuseByRcu = options?.DeferReuseByRcu == true;
+        _derived = debug != SlabDebugFlags.None || (options?.IsDerived(debug) ?? false);
+        int alignment = options?.Alignment ?? 8;
+        int size8 = (objectSize + 7) & ~7;
+        if (_derived)
+        {
+            RedZoneEnd = size8 + ((debug & SlabDebugFlags.RedZone) != 0 ? RedZoneBehavior.Size : 0);
+            _linkOffset = RedZoneEnd;
+            RequestedOffset = RedZoneEnd + 4;
+            _markOffset = RedZoneEnd + 8;
+            Geometry = SlabGeometry.For(AlignUp(RedZoneEnd + 16, alignment));
+            _behavior = BuildBehavior(debug, options);
+        }
+        else
+        {
+            _linkOffset = 0;
+            _markOffset = FreeCookie.Offset;
+            RedZoneEnd = size8;
+            Geometry = SlabGeometry.For(AlignUp(Math.Max(size8, FreeCookie.MinObjectSize), alignment));
+        }
+
+        Alignment = alignment;
         _cpuSlots = new CpuSlot[_topology.ProcessorCount];
         for (int i = 0; i < _cpuSlots.Length; i++)
         {
@@ -118,11 +152,40 @@ public sealed partial class SlabCache : IObjectCache
         RegisterThreadCache(_objects);
     }
 
+    private static int AlignUp(int value, int alignment) => checked((value + alignment - 1) & ~(alignment - 1));
+
+    private static DerivedBehavior? BuildBehavior(SlabDebugFlags debug, SlabCacheOptions? options)
+    {
+        var parts = new System.Collections.Generic.List<DerivedBehavior>();
+        if (options?.Constructor is not null || options?.Destructor is not null)
+        {
+            parts.Add(new ConstructorBehavior(options.Constructor, options.Destructor));
+        }
+
+        // Poisoning would destroy constructed state, so constructor caches are not poisoned (as in SLUB).
+        if ((debug & SlabDebugFlags.Poison) != 0 && options?.Constructor is null)
+        {
+            parts.Add(new PoisonBehavior());
+        }
+
+        if ((debug & SlabDebugFlags.RedZone) != 0)
+        {
+            parts.Add(new RedZoneBehavior());
+        }
+
+        if ((debug & SlabDebugFlags.Track) != 0)
+        {
+            parts.Add(new TrackBehavior());
+        }
+
+        return parts.Count == 0 ? null : parts.Count == 1 ? parts[0] : new CompositeBehavior(parts);
+    }
+
     /// <summary>The cache's name, for example <c>kmalloc-192</c>.</summary>
     public string Name { get; }
 
-    /// <summary>Bytes per object.</summary>
-    public int ObjectSize => Geometry.ObjectSize;
+    /// <summary>Usable bytes per object.</summary>
+    public int ObjectSize { get; }
 
     /// <summary>Objects per slab.</summary>
     public int ObjectsPerSlab => Geometry.ObjectsPerSlab;
@@ -130,13 +193,37 @@ public sealed partial class SlabCache : IObjectCache
     /// <summary>Bytes per slab.</summary>
     public int SlabBytes => Geometry.SlabBytes;
 
+    /// <summary>The alignment of every object's address.</summary>
+    public int Alignment { get; }
+
     /// <summary>The debugging features of this cache.</summary>
     public SlabDebugFlags Debug { get; }
 
     /// <summary>The page allocator the slabs come from.</summary>
     public PageAllocator PageAllocator => _pages;
 
+    /// <summary>Slabs are released only after an RCU grace period.</summary>
+    public bool TypesafeByRcu { get; }
+
+    /// <summary>Objects are reused only after an RCU grace period.</summary>
+    public bool DeferReuseByRcu { get; }
+
+    internal SlabMoveCallback? Move { get; }
+
+    internal SlabCacheOptions? Options { get; }
+
     internal SlabGeometry Geometry { get; }
+
+    /// <summary>True for caches that run through derived behaviours instead of the fast path.</summary>
+    internal bool IsDerived => _derived;
+
+    internal DerivedBehavior? Behavior => _behavior;
+
+    /// <summary>Offset of the requested size in a derived object's trailer.</summary>
+    internal int RequestedOffset { get; }
+
+    /// <summary>End of the red zone behind a derived object (the object size rounded up to 8 without RedZone).</summary>
+    internal int RedZoneEnd { get; }
 
     /// <summary>True for the kmalloc caches behind <see cref="NativeBufferPool.Allocate"/>.</summary>
     internal bool IsKmalloc { get; init; }
@@ -148,7 +235,26 @@ public sealed partial class SlabCache : IObjectCache
     /// <summary>Magazine size: about 64 KiB of objects per thread, between 8 and 64 objects.</summary>
     internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(64 * 1024 / Math.Max(1, objectSize), 8, 64);
 
-    /// <summary>Allocates one object. Its contents are unspecified.</summary>
+    // ----- free-list link and free mark, at this cache's offsets (slow paths only) ----------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe int ReadLink(Slab slab, int index) => *(int*)(slab.AddressOf(index) + _linkOffset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void WriteLink(Slab slab, int index, int next) => *(int*)(slab.AddressOf(index) + _linkOffset) = next;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe bool IsMarked(nint address) => *(ulong*)(address + _markOffset) == FreeCookie.For(address);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void Mark(nint address) => *(ulong*)(address + _markOffset) = FreeCookie.For(address);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void Wipe(nint address) => *(ulong*)(address + _markOffset) = 0;
+
+    // ----- allocation and free ----------------------------------------------------------------
+
+    /// <summary>Allocates one object. Its contents are unspecified (constructed, in a constructor cache).</summary>
     /// <returns>The object's address; it stays valid until the object is freed.</returns>
     /// <exception cref="OutOfMemoryException">No slab could be allocated; the cache is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
@@ -159,7 +265,8 @@ public sealed partial class SlabCache : IObjectCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal SlabObject AllocateObject()
     {
-        if (!_debug && _objects.TryPop(out SlabObject o))
+        // Plain caches only: their mark is at the constant offset FreeCookie uses.
+        if (!_derived && _objects.TryPop(out SlabObject o))
         {
             nint address = o.Address;
             if (!FreeCookie.IsMarked(address))
@@ -171,14 +278,22 @@ public sealed partial class SlabCache : IObjectCache
             return o;
         }
 
-        return AllocateObjectSlow();
+        return AllocateObjectSlow(ObjectSize);
     }
 
+    /// <summary>Allocates one object for a request of <paramref name="requested"/> bytes (red zones start there).</summary>
+    internal SlabObject AllocateObject(int requested) => _derived ? AllocateObjectSlow(requested) : AllocateObject();
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private SlabObject AllocateObjectSlow()
+    private SlabObject AllocateObjectSlow(int requested)
     {
         _owner.ThrowIfDisposed();
-        SlabObject o = _debug ? AllocateDebug() : _objects.PopSlow();
+        if (_derived)
+        {
+            return AllocateDerived(requested);
+        }
+
+        SlabObject o = _objects.PopSlow();
         nint address = o.Address;
         if (!FreeCookie.IsMarked(address))
         {
@@ -193,9 +308,9 @@ public sealed partial class SlabCache : IObjectCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void FreeObject(SlabObject o)
     {
-        if (_debug)
+        if (_derived)
         {
-            FreeDebug(o.Slab, o.Index, o.Address);
+            FreeDerived(o.Slab, o.Index, o.Address);
             return;
         }
 
@@ -222,7 +337,7 @@ public sealed partial class SlabCache : IObjectCache
             return;
         }
 
-        if (!_debug && FreeCookie.IsMarked(address))
+        if (!_derived && FreeCookie.IsMarked(address))
         {
             ReportDoubleFree(slab, address);
             return;
@@ -231,33 +346,51 @@ public sealed partial class SlabCache : IObjectCache
         FreeObject(new SlabObject(slab, index));
     }
 
-    private SlabObject AllocateDebug()
+    private SlabObject AllocateDerived(int requested)
     {
-        lock (_debugLock)
+        lock (_derivedLock)
         {
             SlabObject first = default;
             AllocateBatch<SlabObject, SlabObjectCodec>(new Span<SlabObject>(ref first));
+            nint address = first.Address;
+            if (!IsMarked(address))
+            {
+                ReportWrittenAfterFree(first.Slab, address);
+            }
+
+            Wipe(address);
+            _behavior?.OnAllocate(this, first.Slab, first.Index, address, requested);
             return first;
         }
     }
 
-    private void FreeDebug(Slab slab, int index, nint address)
+    private void FreeDerived(Slab slab, int index, nint address)
     {
-        lock (_debugLock)
+        lock (_derivedLock)
         {
-            // Debug caches keep no magazines, so an object is free exactly when it is on its slab's list.
-            if (IsOnFreeList(slab, index))
+            // Derived caches keep no magazines: an object is free exactly when it bears its mark and
+            // (checked in full with ConsistencyChecks) when it is on its slab's free list.
+            bool free = (Debug & SlabDebugFlags.ConsistencyChecks) != 0 ? IsOnFreeList(slab, index) || IsPendingRcu(address) : IsMarked(address);
+            if (free)
             {
                 ReportDoubleFree(slab, address);
                 return;
             }
 
-            FreeCookie.Mark(address);
-            FreeChain(slab, index, index, 1);
+            _behavior?.OnFree(this, slab, index, address);
+            Mark(address);
+            if (DeferReuseByRcu)
+            {
+                DeferReuse(slab, index, address);
+            }
+            else
+            {
+                FreeChain(slab, index, index, 1);
+            }
         }
     }
 
-    private static bool IsOnFreeList(Slab slab, int index)
+    private bool IsOnFreeList(Slab slab, int index)
     {
         long state = Volatile.Read(ref slab.State);
         int i = SlabState.Head(state);
@@ -268,7 +401,7 @@ public sealed partial class SlabCache : IObjectCache
                 return true;
             }
 
-            i = slab.Capacity == 1 ? SlabState.None : FreeCookie.ReadLink(slab.AddressOf(i));
+            i = slab.Capacity == 1 ? SlabState.None : ReadLink(slab, i);
         }
 
         return false;
@@ -278,18 +411,56 @@ public sealed partial class SlabCache : IObjectCache
     public SlabCacheInfo GetInfo() => BuildInfo(Owner.AliasesOf(this));
 
     /// <summary>Releases the cache's empty slabs now, after returning per-CPU slabs and idle threads' magazines.</summary>
-    /// <returns>Bytes given back to the page allocator.</returns>
+    /// <returns>Bytes given back to the page allocator (or, in an RCU cache, queued for release after a grace period).</returns>
     public long Shrink() => ShrinkCore(flushMagazines: true, keepEmptySlabs: 0);
+
+    /// <summary>
+    /// Shrinks the cache; with <paramref name="defragment"/> and a <see cref="SlabCacheOptions.Move"/>
+    /// callback, first moves live objects out of the sparsest slabs into fuller ones so that those
+    /// slabs empty and can be released. Call it where no other thread uses the objects being moved
+    /// (the callback is where their owner updates its references).
+    /// </summary>
+    /// <returns>Bytes given back to the page allocator.</returns>
+    /// <exception cref="InvalidOperationException"><paramref name="defragment"/> is set but the cache has no move callback.</exception>
+    public long Shrink(bool defragment)
+    {
+        if (defragment)
+        {
+            if (Move is null)
+            {
+                throw new InvalidOperationException($"Cache {Name} was created without a move callback (SlabCacheOptions.Move), so it cannot defragment.");
+            }
+
+            Defragment();
+        }
+
+        return Shrink();
+    }
 
     // ----- error reports -------------------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void ReportDoubleFree(Slab slab, nint address) =>
-        _errors.Report(SlabErrorKind.DoubleFree, Name, $"object 0x{address:x} freed while it is already free", "object ignored; the cache is unchanged", address, address - slab.Base, ObjectSize);
+        ReportDerived(SlabErrorKind.DoubleFree, slab, address, $"object 0x{address:x} freed while it is already free", "object ignored; the cache is unchanged");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void ReportWrittenAfterFree(Slab slab, nint address) =>
-        _errors.Report(SlabErrorKind.UseAfterFree, Name, $"free object 0x{address:x} was written after it was freed (its free mark is damaged)", "object handed out anyway; its contents are unspecified as always", address, address - slab.Base, ObjectSize);
+        ReportDerived(SlabErrorKind.UseAfterFree, slab, address, $"free object 0x{address:x} was written after it was freed (its free mark is damaged)", "object handed out anyway; its contents are unspecified as always");
+
+    /// <summary>Reports an error about an object, with what the derived behaviours know of it (tracking).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void ReportDerived(SlabErrorKind kind, Slab slab, nint address, string problem, string fix)
+    {
+        string? info = null;
+        if (_behavior is not null)
+        {
+            var sb = new System.Text.StringBuilder();
+            _behavior.Describe(address, sb);
+            info = sb.ToString();
+        }
+
+        _errors.Report(kind, Name, problem, fix, address, address - slab.Base, Math.Min(ObjectSize, 64), info);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReportForeign(nint address, Slab? slab)

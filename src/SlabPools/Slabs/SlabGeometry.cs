@@ -4,7 +4,7 @@ using SlabPools.Pages;
 namespace SlabPools.Slabs;
 
 /// <summary>How a cache lays out its slabs: the object stride, objects per slab and slab length.</summary>
-internal readonly record struct SlabGeometry(int ObjectSize, int ObjectsPerSlab, int SlabBytes)
+internal readonly record struct SlabGeometry(int Stride, int ObjectsPerSlab, int SlabBytes)
 {
     /// <summary>Objects above this size get a slab of their own (no free list to manage).</summary>
     internal const int SingleObjectThreshold = 64 * 1024;
@@ -13,10 +13,10 @@ internal readonly record struct SlabGeometry(int ObjectSize, int ObjectsPerSlab,
     private const int MaxSlabBytes = 256 * 1024;
 
     /// <summary>Bytes of a slab not covered by objects.</summary>
-    internal int Waste => SlabBytes - (ObjectsPerSlab * ObjectSize);
+    internal int Waste => SlabBytes - (ObjectsPerSlab * Stride);
 
     /// <summary>
-    /// Picks the slab length for objects of <paramref name="objectSize"/> bytes: at least
+    /// Picks the slab length for objects <paramref name="objectSize"/> bytes apart: at least
     /// <see cref="SlabMap.MinSlabBytes"/>, aiming at 16 objects per slab but at most 256 KiB, in
     /// whole pages, choosing among nearby page counts the one that wastes the least.
     /// </summary>

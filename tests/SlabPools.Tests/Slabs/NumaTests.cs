@@ -12,7 +12,7 @@ public class NumaTests
     {
         var topology = new FakeTopology(0, 0, 1, 1); // cpus 0,1 on node 0; cpus 2,3 on node 1
         using var allocator = new SlabAllocator(new SlabPoolsOptions { Topology = topology });
-        SlabCache cache = allocator.CreateCache("numa", 1024);
+        SlabCache cache = allocator.CreateCache("numa", 1024, new SlabCacheOptions { AllowMerge = false });
         int perSlab = cache.ObjectsPerSlab;
 
         List<nint> node0 = new(), node1 = new();

@@ -18,7 +18,7 @@ public class SlabCacheConcurrencyTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("cross", size);
+        SlabCache cache = allocator.CreateCache("cross", size, new SlabCacheOptions { AllowMerge = false });
         const int total = 200_000;
         var queue = new BlockingCollection<nint>(boundedCapacity: 1024);
         long mismatches = 0;
@@ -66,7 +66,7 @@ public class SlabCacheConcurrencyTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("mixed", 128);
+        SlabCache cache = allocator.CreateCache("mixed", 128, new SlabCacheOptions { AllowMerge = false });
         var exchange = new ConcurrentQueue<nint>();
         long corrupt = 0;
 
@@ -123,7 +123,7 @@ public class SlabCacheConcurrencyTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("flush-race", 256);
+        SlabCache cache = allocator.CreateCache("flush-race", 256, new SlabCacheOptions { AllowMerge = false });
         int running = 2;
         void Worker(int seed)
         {

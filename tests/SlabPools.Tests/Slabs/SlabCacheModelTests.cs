@@ -24,7 +24,7 @@ public class SlabCacheModelTests
         {
             using var allocator = new SlabAllocator();
             var log = new ErrorLog(allocator);
-            SlabCache[] caches = s_sizes.Select(s => allocator.CreateCache("model-" + s, s)).ToArray();
+            SlabCache[] caches = s_sizes.Select(s => allocator.CreateCache("model-" + s, s, new SlabCacheOptions { AllowMerge = false })).ToArray();
             var live = new List<(int Cache, nint Address)>();
             var liveSet = new HashSet<nint>();
             foreach ((bool allocate, int c, int pick) in ops)

@@ -18,7 +18,7 @@ public class SlabCacheTests
     public unsafe void Objects_are_distinct_do_not_overlap_and_keep_their_contents(int size, bool native)
     {
         using var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("test", size, native);
+        SlabCache cache = allocator.CreateCache("test", size, new SlabCacheOptions { Native = native, AllowMerge = false });
         var objects = new List<nint>();
         for (int i = 0; i < 3 * cache.ObjectsPerSlab + 5; i++)
         {
@@ -50,7 +50,7 @@ public class SlabCacheTests
     public void Large_objects_get_a_slab_each()
     {
         using var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("big", 200_000);
+        SlabCache cache = allocator.CreateCache("big", 200_000, new SlabCacheOptions { AllowMerge = false });
         Assert.Equal(1, cache.ObjectsPerSlab);
         nint a = cache.Allocate();
         nint b = cache.Allocate();
@@ -67,7 +67,7 @@ public class SlabCacheTests
     public void Freed_objects_are_reused_before_new_slabs_are_made()
     {
         using var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("reuse", 256);
+        SlabCache cache = allocator.CreateCache("reuse", 256, new SlabCacheOptions { AllowMerge = false });
         var first = Enumerable.Range(0, 200).Select(_ => cache.Allocate()).ToList();
         long slabs = cache.GetInfo().Slabs;
         first.ForEach(cache.Free);
@@ -106,7 +106,7 @@ public class SlabCacheTests
     public void Objects_cached_per_thread_are_not_active()
     {
         using var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("tier0", 64);
+        SlabCache cache = allocator.CreateCache("tier0", 64, new SlabCacheOptions { AllowMerge = false });
         nint a = cache.Allocate();
         nint b = cache.Allocate();
         cache.Free(a);
@@ -121,7 +121,7 @@ public class SlabCacheTests
     public void Magazines_of_idle_and_exited_threads_are_flushed_by_shrink()
     {
         using var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("threads", 1024);
+        SlabCache cache = allocator.CreateCache("threads", 1024, new SlabCacheOptions { AllowMerge = false });
         Run.OnNewThread(() =>
         {
             var objects = Enumerable.Range(0, 40).Select(_ => cache.Allocate()).ToList();
@@ -141,7 +141,7 @@ public class SlabCacheTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("df", 128);
+        SlabCache cache = allocator.CreateCache("df", 128, new SlabCacheOptions { AllowMerge = false });
         nint a = cache.Allocate();
         nint b = cache.Allocate();
         cache.Free(a);
@@ -166,7 +166,7 @@ public class SlabCacheTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("df2", 64);
+        SlabCache cache = allocator.CreateCache("df2", 64, new SlabCacheOptions { AllowMerge = false });
         var objects = Enumerable.Range(0, 500).Select(_ => cache.Allocate()).ToList();
         objects.ForEach(cache.Free); // most go past the magazine to their slabs
         cache.Free(objects[0]);
@@ -180,7 +180,7 @@ public class SlabCacheTests
     public void Throw_on_error_turns_reports_into_exceptions()
     {
         using var allocator = new SlabAllocator(new SlabPoolsOptions { ThrowOnError = true });
-        SlabCache cache = allocator.CreateCache("throw", 32);
+        SlabCache cache = allocator.CreateCache("throw", 32, new SlabCacheOptions { AllowMerge = false });
         nint a = cache.Allocate();
         cache.Free(a);
         SlabErrorException e = Assert.Throws<SlabErrorException>(() => cache.Free(a));
@@ -193,8 +193,8 @@ public class SlabCacheTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("foreign", 64);
-        SlabCache other = allocator.CreateCache("other", 64);
+        SlabCache cache = allocator.CreateCache("foreign", 64, new SlabCacheOptions { AllowMerge = false });
+        SlabCache other = allocator.CreateCache("other", 64, new SlabCacheOptions { AllowMerge = false });
         nint mine = cache.Allocate();
         nint theirs = other.Allocate();
         byte* stack = stackalloc byte[64];
@@ -216,7 +216,7 @@ public class SlabCacheTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("uaf", 64);
+        SlabCache cache = allocator.CreateCache("uaf", 64, new SlabCacheOptions { AllowMerge = false });
         nint a = cache.Allocate();
         cache.Free(a);
         new Span<byte>((void*)a, 64).Fill(0x5A); // use after free
@@ -232,7 +232,7 @@ public class SlabCacheTests
     {
         using var allocator = new SlabAllocator();
         var log = new ErrorLog(allocator);
-        SlabCache cache = allocator.CreateCache("chain", 64);
+        SlabCache cache = allocator.CreateCache("chain", 64, new SlabCacheOptions { AllowMerge = false });
         var objects = Enumerable.Range(0, cache.ObjectsPerSlab).Select(_ => cache.Allocate()).ToList();
         objects.ForEach(cache.Free);
         allocator.Shrink(); // empty slabs released; start over with a known slab
@@ -257,11 +257,11 @@ public class SlabCacheTests
     }
 
     [Fact]
-    public void Object_sizes_below_sixteen_bytes_are_refused()
+    public void Bad_cache_arguments_are_refused()
     {
         using var allocator = new SlabAllocator();
-        Assert.Throws<ArgumentOutOfRangeException>(() => allocator.CreateCache("tiny", 8));
-        Assert.Throws<ArgumentException>(() => allocator.CreateCache(" ", 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => allocator.CreateCache("tiny", 0, new SlabCacheOptions { AllowMerge = false }));
+        Assert.Throws<ArgumentException>(() => allocator.CreateCache(" ", 64, new SlabCacheOptions { AllowMerge = false }));
         Assert.Throws<ArgumentOutOfRangeException>(() => allocator.GetKmallocCache(-1));
         Assert.Throws<ArgumentOutOfRangeException>(() => allocator.GetKmallocCache(SizeClasses.MaxSize + 1));
     }
@@ -270,11 +270,11 @@ public class SlabCacheTests
     public void Disposed_allocator_refuses_new_slabs()
     {
         var allocator = new SlabAllocator();
-        SlabCache cache = allocator.CreateCache("d", 64);
+        SlabCache cache = allocator.CreateCache("d", 64, new SlabCacheOptions { AllowMerge = false });
         nint a = cache.Allocate();
         allocator.Dispose();
         cache.Free(a);
-        Assert.Throws<ObjectDisposedException>(() => allocator.CreateCache("e", 64));
+        Assert.Throws<ObjectDisposedException>(() => allocator.CreateCache("e", 64, new SlabCacheOptions { AllowMerge = false }));
     }
 
     [Fact]

@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Threading;
+using SlabPools.Slabs;
+
+namespace SlabPools.Derived;
+
+/// <summary>
+/// The tracking allocator: keeps the stack trace, thread and time of the last allocation and the
+/// last free of every object, and adds them to reports (the kernel's SLAB_STORE_USER). Objects
+/// handed out and not yet freed can be listed with their allocation stacks (leak reports).
+/// </summary>
+internal sealed class TrackBehavior : DerivedBehavior
+{
+    // Protects _records. Touched only on the derived path, which is already serialized per cache.
+    private readonly Lock _lock = new();
+    private readonly Dictionary<nint, TrackRecord> _records = new();
+
+    internal sealed class TrackRecord
+    {
+        internal string? AllocStack;
+        internal int AllocThread;
+        internal DateTime AllocTime;
+        internal string? FreeStack;
+        internal int FreeThread;
+        internal DateTime FreeTime;
+        internal bool Live;
+    }
+
+    internal override void OnAllocate(SlabCache cache, Slab slab, int index, nint address, int requested)
+    {
+        lock (_lock)
+        {
+            if (!_records.TryGetValue(address, out TrackRecord? r))
+            {
+                _records[address] = r = new TrackRecord();
+            }
+
+            r.AllocStack = Capture();
+            r.AllocThread = Environment.CurrentManagedThreadId;
+            r.AllocTime = DateTime.UtcNow;
+            r.Live = true;
+        }
+    }
+
+    internal override void OnFree(SlabCache cache, Slab slab, int index, nint address)
+    {
+        lock (_lock)
+        {
+            if (!_records.TryGetValue(address, out TrackRecord? r))
+            {
+                _records[address] = r = new TrackRecord();
+            }
+
+            r.FreeStack = Capture();
+            r.FreeThread = Environment.CurrentManagedThreadId;
+            r.FreeTime = DateTime.UtcNow;
+            r.Live = false;
+        }
+    }
+
+    internal override void OnSlabReleasing(SlabCache cache, Slab slab)
+    {
+        lock (_lock)
+        {
+            for (int i = 0; i < slab.Capacity; i++)
+            {
+                _records.Remove(slab.AddressOf(i));
+            }
+        }
+    }
+
+    internal override void Describe(nint address, StringBuilder info)
+    {
+        lock (_lock)
+        {
+            if (!_records.TryGetValue(address, out TrackRecord? r))
+            {
+                info.Append("INFO: no allocation or free recorded for this object\n");
+                return;
+            }
+
+            if (r.AllocStack is not null)
+            {
+                info.Append(CultureInfo.InvariantCulture, $"INFO: allocated by thread {r.AllocThread} at {r.AllocTime:O}\n").Append(Indent(r.AllocStack));
+            }
+
+            if (r.FreeStack is not null)
+            {
+                info.Append(CultureInfo.InvariantCulture, $"INFO: freed by thread {r.FreeThread} at {r.FreeTime:O}\n").Append(Indent(r.FreeStack));
+            }
+        }
+    }
+
+    /// <summary>Objects handed out and not freed, with their allocation stacks.</summary>
+    internal List<(nint Address, string Stack, DateTime Time)> Outstanding()
+    {
+        var result = new List<(nint, string, DateTime)>();
+        lock (_lock)
+        {
+            foreach (KeyValuePair<nint, TrackRecord> pair in _records)
+            {
+                if (pair.Value.Live)
+                {
+                    result.Add((pair.Key, pair.Value.AllocStack ?? "", pair.Value.AllocTime));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    internal static string Capture() => new StackTrace(3, fNeedFileInfo: false).ToString();
+
+    internal static string Indent(string stack)
+    {
+        var sb = new StringBuilder();
+        foreach (string line in stack.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            sb.Append("    ").Append(line).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+}
