@@ -69,7 +69,8 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     {
         if ((ulong)size <= SizeClasses.MaxSize)
         {
-            return _allocator.GetKmallocCache((int)size).Allocate();
+            // The requested size matters to red zones: the bytes past it are guarded.
+            return _allocator.GetKmallocCache((int)size).AllocateObject((int)size).Address;
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(size);

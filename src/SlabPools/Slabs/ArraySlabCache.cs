@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using SlabPools.Derived;
 using SlabPools.Diagnostics;
 
 namespace SlabPools.Slabs;
@@ -32,6 +33,10 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     private readonly NodeStack[] _nodes;
     private readonly ThreadCache<byte[]> _magazines;
 
+    // Debugging (null when off: the fast path tests this one field). Arrays have no room behind
+    // them, so there is no red zone; poisoning, tracking and ownership checks apply.
+    private readonly ArrayDebug? _debug;
+
     private long _slabs;
     private long _slabsAllocated;
     private long _slabsFreed;
@@ -50,6 +55,10 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         }
 
         _magazines = new ThreadCache<byte[]>(SlabCache.MagazineCapacityFor(size), this);
+        if ((owner.Options.Debug & (SlabDebugFlags.Poison | SlabDebugFlags.Track | SlabDebugFlags.ConsistencyChecks)) != 0)
+        {
+            _debug = new ArrayDebug(this, owner.Options.Debug);
+        }
     }
 
     public string Name { get; }
@@ -95,9 +104,10 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         ref ulong mark = ref MarkOf(array);
         if (mark != s_mark)
         {
-            ReportWrittenAfterReturn();
+            ReportWrittenAfterReturn(array, null);
         }
 
+        _debug?.OnRent(array);
         mark = 0;
         return array;
     }
@@ -109,7 +119,12 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         ref ulong mark = ref MarkOf(array);
         if (mark == s_mark)
         {
-            ReportDoubleReturn();
+            ReportDoubleReturn(array);
+            return;
+        }
+
+        if (_debug is not null && !_debug.OnReturn(array))
+        {
             return;
         }
 
@@ -118,6 +133,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
             Array.Clear(array);
         }
 
+        _debug?.Poison(array);
         mark = s_mark;
         if (!_magazines.TryPush(array))
         {
@@ -146,6 +162,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         for (int i = 0; i < fresh; i++)
         {
             byte[] array = GC.AllocateUninitializedArray<byte>(Size);
+            _debug?.OnCreated(array);
             MarkOf(array) = s_mark;
             destination[i] = array;
         }
@@ -259,10 +276,17 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReportDoubleReturn() =>
-        _errors.Report(SlabErrorKind.DoubleFree, Name, $"array of {Size} bytes returned while it is already in the pool", "array ignored; the pool is unchanged");
+    private void ReportDoubleReturn(byte[] array) =>
+        _errors.Report(SlabErrorKind.DoubleFree, Name, $"array of {Size} bytes returned while it is already in the pool", "array ignored; the pool is unchanged", info: _debug?.Describe(array));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReportWrittenAfterReturn() =>
-        _errors.Report(SlabErrorKind.UseAfterFree, Name, $"pooled array of {Size} bytes was written after it was returned (its free mark is damaged)", "array handed out anyway; its contents are unspecified as always");
+    internal void ReportWrittenAfterReturn(byte[] array, string? detail) =>
+        _errors.Report(SlabErrorKind.UseAfterFree, Name, detail ?? $"pooled array of {Size} bytes was written after it was returned (its free mark is damaged)", "array handed out anyway; its contents are unspecified as always", info: _debug?.Describe(array));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void ReportForeign(byte[] array) =>
+        _errors.Report(SlabErrorKind.ForeignObject, Name, $"array of {Size} bytes returned that this pool did not rent out", "array ignored; the pool is unchanged", info: _debug?.Describe(array));
+
+    /// <summary>Arrays handed out and not returned, with their allocation stacks (Track only).</summary>
+    internal System.Collections.Generic.List<(string Stack, DateTime Time)> Outstanding() => _debug?.Outstanding() ?? [];
 }
