@@ -67,11 +67,10 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>
 internal static class OwnerErrors
 {
     internal static void DoubleDispose(SlotGroup group) =>
-        group.Cache.Errors.Report(
+        group.Cache.ReportDerived(
             SlabErrorKind.DoubleFree,
-            group.Cache.Name,
-            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again)",
-            "dispose ignored; the buffer now rented from that slot, if any, is untouched",
+            group.Slab,
             group.Address,
-            group.Offset);
+            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again)",
+            "dispose ignored; the buffer now rented from that slot, if any, is untouched");
 }

@@ -113,7 +113,7 @@ public class ArrayPoolTests
     [Fact]
     public void A_burst_after_warm_up_allocates_nothing()
     {
-        using var allocator = new SlabAllocator();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider() });
         ArrayPool<byte> pool = allocator.ArrayPool;
         var held = new byte[256][];
         void Burst()
@@ -143,7 +143,7 @@ public class ArrayPoolTests
     [Fact]
     public void Rent_and_return_allocate_nothing_after_warm_up()
     {
-        using var allocator = new SlabAllocator();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider() });
         ArrayPool<byte> pool = allocator.ArrayPool;
         int[] sizes = [64, 3000, 4096, 4097, 70_000];
         foreach (int size in sizes)

@@ -156,8 +156,10 @@ public abstract class MemoryPoolContractTests
     {
         // One processor: a thread that migrates between processors may find its new processor's
         // active slab elsewhere and rightly make a slab, which is not what this test is about.
+        // A fake clock: no flusher tick may run (and contend for locks) while allocations are counted.
         SlabPoolsOptions options = Options;
         options.Topology = new NodeTopology([0]);
+        options.TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         using var allocator = new SlabAllocator(options);
         MemoryPool<byte> pool = PoolOf(allocator);
         var burst = new IMemoryOwner<byte>[512];
