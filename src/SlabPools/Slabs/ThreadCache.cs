@@ -42,10 +42,18 @@ internal abstract class MagazineBase
 /// <summary>A magazine of objects of type <typeparamref name="T"/>.</summary>
 internal sealed class Magazine<T> : MagazineBase
 {
-    internal readonly T[] Items;
+    // Items are wrapped in a struct: storing a reference into a T[] of a reference type costs a
+    // covariance check on every store (a helper call in shared generic code); a struct array does not.
+    internal readonly Item<T>[] Items;
 
     internal Magazine(int capacity, Thread owner)
-        : base(owner) => Items = new T[capacity];
+        : base(owner) => Items = new Item<T>[capacity];
+}
+
+/// <summary>One magazine entry.</summary>
+internal struct Item<T>
+{
+    internal T Value;
 }
 
 /// <summary>The tier below the magazines: fills an empty magazine and takes the overflow of a full one.</summary>
@@ -120,10 +128,10 @@ internal sealed class ThreadCache<T> : IThreadCache
                 if (Volatile.Read(ref m.FlushRequested) == 0)
                 {
                     int n = m.Count - 1;
-                    T[] items = m.Items;
+                    Item<T>[] items = m.Items;
                     if ((uint)n < (uint)items.Length)
                     {
-                            item = items[n];
+                        item = items[n].Value;
                         m.Count = n;
                         m.Hits++;
                         Volatile.Write(ref m.Busy, 0);
@@ -154,10 +162,10 @@ internal sealed class ThreadCache<T> : IThreadCache
                 if (Volatile.Read(ref m.FlushRequested) == 0)
                 {
                     int n = m.Count;
-                    T[] items = m.Items;
+                    Item<T>[] items = m.Items;
                     if ((uint)n < (uint)items.Length)
                     {
-                        items[n] = item;
+                        items[n].Value = item;
                         m.Count = n + 1;
                         Volatile.Write(ref m.Busy, 0);
                         return true;
@@ -181,11 +189,11 @@ internal sealed class ThreadCache<T> : IThreadCache
             m.Misses++;
             if (m.Count == 0)
             {
-                m.Count = _backend.Refill(m.Items);
+                m.Count = _backend.Refill(AsSpan(m.Items));
             }
 
             int n = --m.Count;
-            return m.Items[n];
+            return m.Items[n].Value;
         }
     }
 
@@ -199,14 +207,18 @@ internal sealed class ThreadCache<T> : IThreadCache
             if (m.Count == m.Items.Length)
             {
                 int half = m.Items.Length / 2;
-                _backend.Drain(m.Items.AsSpan(0, half));
+                _backend.Drain(AsSpan(m.Items)[..half]);
                 Array.Copy(m.Items, half, m.Items, 0, m.Count - half);
                 m.Count -= half;
             }
 
-            m.Items[m.Count++] = item;
+            m.Items[m.Count++].Value = item;
         }
     }
+
+    // Item<T> is a struct holding one T: the same layout as T, so the array is viewed as a span of T.
+    private static Span<T> AsSpan(Item<T>[] items) =>
+        System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref Unsafe.As<Item<T>, T>(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(items)), items.Length);
 
     private Magazine<T> GetOrCreateMagazine()
     {
@@ -306,7 +318,7 @@ internal sealed class ThreadCache<T> : IThreadCache
                 int count = m.Count;
                 if (count > 0)
                 {
-                    _backend.Drain(m.Items.AsSpan(0, count));
+                    _backend.Drain(AsSpan(m.Items)[..count]);
                     Array.Clear(m.Items, 0, count);
                     m.Count = 0;
                     drained += count;
