@@ -17,8 +17,9 @@ namespace SlabPools;
 /// <para>Caches are created on first use; the size-class table (<see cref="SizeClasses"/>) is
 /// generated up front, so finding a class is arithmetic.</para>
 /// <para>Disposing the allocator returns idle caches' memory and makes further allocations throw
-/// <see cref="ObjectDisposedException"/>. Objects still handed out stay valid; frees are still
-/// accepted.</para>
+/// <see cref="ObjectDisposedException"/>. Objects still handed out stay valid and may still be
+/// returned: a slab is released when its last object comes back, so native memory is never unmapped
+/// under a buffer in use.</para>
 /// </remarks>
 public sealed class SlabAllocator : IDisposable
 {
@@ -53,6 +54,12 @@ public sealed class SlabAllocator : IDisposable
     /// <see cref="SlabPoolsOptions.ThrowOnError"/> is set, in which case the report is also thrown).
     /// </summary>
     public event EventHandler<SlabErrorEventArgs>? ErrorDetected;
+
+    /// <summary>
+    /// Raised by <see cref="Dispose"/> when <see cref="SlabDebugFlags.Track"/> is on and objects are
+    /// still handed out: each with the stack trace of its allocation (a leak report).
+    /// </summary>
+    public event EventHandler<SlabLeakReportEventArgs>? LeaksDetected;
 
     /// <summary>The options in force (a copy of those given).</summary>
     public SlabPoolsOptions Options { get; }
@@ -351,6 +358,61 @@ public sealed class SlabAllocator : IDisposable
         return bytes;
     }
 
+    internal bool IsDisposed => _disposed;
+
+    /// <summary>
+    /// Objects handed out and not given back, with where they were allocated. Needs
+    /// <see cref="SlabDebugFlags.Track"/> (empty otherwise).
+    /// </summary>
+    public IReadOnlyList<SlabLeak> GetOutstanding()
+    {
+        var leaks = new List<SlabLeak>();
+        foreach (IObjectCache cache in SnapshotCaches())
+        {
+            switch (cache)
+            {
+                case SlabCache c when c.Behavior is not null:
+                    foreach (Derived.DerivedBehavior b in c.Behavior is Derived.CompositeBehavior composite ? composite.Parts : [c.Behavior])
+                    {
+                        if (b is Derived.TrackBehavior track)
+                        {
+                            foreach ((nint address, string stack, DateTime time) in track.Outstanding())
+                            {
+                                leaks.Add(new SlabLeak(c.Name, address, time, stack));
+                            }
+                        }
+                    }
+
+                    break;
+                case ArraySlabCache a:
+                    foreach ((string stack, DateTime time) in a.Outstanding())
+                    {
+                        leaks.Add(new SlabLeak(a.Name, 0, time, stack));
+                    }
+
+                    break;
+            }
+        }
+
+        leaks.Sort((x, y) => x.AllocatedAt.CompareTo(y.AllocatedAt));
+        return leaks;
+    }
+
+    /// <summary>The outstanding objects as text: a LEAK line per object, then its allocation stack.</summary>
+    public string FormatOutstanding() => FormatLeaks(GetOutstanding());
+
+    private static string FormatLeaks(IReadOnlyList<SlabLeak> leaks)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (SlabLeak leak in leaks)
+        {
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"LEAK {leak.CacheName}: object 0x{leak.Address:x} allocated at {leak.AllocatedAt:O} was never freed\n");
+            sb.Append(Derived.TrackBehavior.Indent(leak.StackTrace));
+        }
+
+        return sb.ToString();
+    }
+
     internal void ThrowIfDisposed()
     {
         if (_disposed)
@@ -370,11 +432,19 @@ public sealed class SlabAllocator : IDisposable
         }
 
         _disposed = true;
+        if ((Options.Debug & SlabDebugFlags.Track) != 0 && LeaksDetected is not null)
+        {
+            IReadOnlyList<SlabLeak> leaks = GetOutstanding();
+            if (leaks.Count > 0)
+            {
+                LeaksDetected(this, new SlabLeakReportEventArgs(leaks, FormatLeaks(leaks)));
+            }
+        }
+
         foreach (IObjectCache cache in SnapshotCaches())
         {
             cache.Flusher?.Dispose();
+            cache.Close();
         }
-
-        Shrink();
     }
 }

@@ -31,6 +31,13 @@ public sealed class SlabPoolsOptions
     public bool ThrowOnError { get; set; }
 
     /// <summary>
+    /// Zero every buffer and object when it is returned, so that one request's bytes can never be
+    /// read by whoever rents the memory next. Costs a memory clear per return (measured in
+    /// perf/RESULTS.md); off by default, as in <see cref="System.Buffers.ArrayPool{T}"/>.
+    /// </summary>
+    public bool ClearOnReturn { get; set; }
+
+    /// <summary>
     /// The memory-node layout used for per-node partial lists. <see langword="null"/> means one
     /// node holding every processor, which costs nothing. Tests inject a fake layout here.
     /// </summary>

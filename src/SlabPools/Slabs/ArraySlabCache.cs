@@ -36,6 +36,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     // Debugging (null when off: the fast path tests this one field). Arrays have no room behind
     // them, so there is no red zone; poisoning, tracking and ownership checks apply.
     private readonly ArrayDebug? _debug;
+    private readonly bool _clearOnReturn;
 
     private long _slabs;
     private long _slabsAllocated;
@@ -55,6 +56,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         }
 
         _magazines = new ThreadCache<byte[]>(SlabCache.MagazineCapacityFor(size), this);
+        _clearOnReturn = owner.Options.ClearOnReturn;
         if ((owner.Options.Debug & (SlabDebugFlags.Poison | SlabDebugFlags.Track | SlabDebugFlags.ConsistencyChecks)) != 0)
         {
             _debug = new ArrayDebug(this, owner.Options.Debug);
@@ -128,7 +130,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
             return;
         }
 
-        if (clear)
+        if (clear | _clearOnReturn)
         {
             Array.Clear(array);
         }
@@ -196,6 +198,14 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     {
         Interlocked.Increment(ref _activity);
         Flusher?.NoteActivity();
+        if (_closed)
+        {
+            // The allocator was disposed: returned arrays are dropped for the GC.
+            Interlocked.Add(ref _slabs, -objects.Length);
+            Interlocked.Add(ref _slabsFreed, objects.Length);
+            return;
+        }
+
         int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
         NodeStack stack = _nodes[node];
         lock (stack.Lock)
@@ -211,6 +221,15 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
     }
 
     public int FlushCpuAndThreadCaches() => _magazines.FlushRemote();
+
+    private volatile bool _closed;
+
+    public void Close()
+    {
+        _closed = true;
+        _magazines.Close();
+        ShrinkCore(flushMagazines: false, keepEmptySlabs: 0);
+    }
 
     public long ShrinkCore(bool flushMagazines, int keepEmptySlabs)
     {

@@ -15,6 +15,9 @@ internal interface IObjectCache
 
     SlabCacheInfo GetInfo();
 
+    /// <summary>The allocator was disposed: close the per-thread tier and release slabs as they empty.</summary>
+    void Close();
+
     /// <summary>Returns idle per-thread magazines and per-CPU slabs to the slab layer.</summary>
     int FlushCpuAndThreadCaches();
 

@@ -92,6 +92,50 @@ public sealed partial class SlabCache
 
     long IObjectCache.Activity => Activity;
 
+    void IObjectCache.Close()
+    {
+        IThreadCache[] fronts;
+        lock (_registryLock)
+        {
+            fronts = _threadCaches.ToArray();
+        }
+
+        foreach (IThreadCache front in fronts)
+        {
+            front.Close();
+        }
+
+        ShrinkCore(flushMagazines: true, keepEmptySlabs: 0);
+    }
+
+    /// <summary>After the allocator is disposed, a slab that empties is released at once (its last object came back).</summary>
+    private void ReleaseIfEmptyAfterDispose(Slab slab)
+    {
+        long state = Volatile.Read(ref slab.State);
+        if (SlabState.FreeCount(state) != slab.Capacity || SlabState.IsFrozen(state))
+        {
+            return;
+        }
+
+        NodePartialList list = _nodes[slab.Node];
+        bool release = false;
+        lock (list.Lock)
+        {
+            state = Volatile.Read(ref slab.State);
+            if (slab.OnPartial && SlabState.FreeCount(state) == slab.Capacity && !SlabState.IsFrozen(state)
+                && Interlocked.CompareExchange(ref slab.State, SlabState.WithFlag(state, SlabState.DeadBit, true), state) == state)
+            {
+                list.RemoveUnsynchronized(slab);
+                release = true;
+            }
+        }
+
+        if (release)
+        {
+            ReleaseSlab(slab);
+        }
+    }
+
     Reclaim.CacheFlusher? IObjectCache.Flusher { get => Flusher; set => Flusher = value; }
 
     long IObjectCache.BytesReserved => BytesReserved;

@@ -237,6 +237,11 @@ public sealed partial class SlabCache
                     AddPartial(slab);
                 }
 
+                if (free + count == slab.Capacity && _owner.IsDisposed)
+                {
+                    ReleaseIfEmptyAfterDispose(slab);
+                }
+
                 return;
             }
         }

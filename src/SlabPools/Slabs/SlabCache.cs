@@ -99,6 +99,9 @@ public sealed partial class SlabCache : IObjectCache
     private readonly int _linkOffset;
     private readonly int _markOffset;
 
+    // SlabPoolsOptions.ClearOnReturn: objects are zeroed when they come back.
+    private readonly bool _clearOnFree;
+
     internal SlabCache(SlabAllocator owner, string name, int objectSize, PageAllocator pages, SlabDebugFlags debug, Func<Slab, int, object>? slotConstructor = null, SlabCacheOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -136,6 +139,7 @@ public sealed partial class SlabCache : IObjectCache
         }
 
         Alignment = alignment;
+        _clearOnFree = owner.Options.ClearOnReturn;
         _cpuSlots = new CpuSlot[_topology.ProcessorCount];
         for (int i = 0; i < _cpuSlots.Length; i++)
         {
@@ -314,6 +318,11 @@ public sealed partial class SlabCache : IObjectCache
             return;
         }
 
+        if (_clearOnFree)
+        {
+            ClearObject(o.Address);
+        }
+
         FreeCookie.Mark(o.Address);
         if (!_objects.TryPush(o))
         {
@@ -377,6 +386,11 @@ public sealed partial class SlabCache : IObjectCache
                 return;
             }
 
+            if (_clearOnFree)
+            {
+                ClearObject(address);
+            }
+
             _behavior?.OnFree(this, slab, index, address);
             Mark(address);
             if (DeferReuseByRcu)
@@ -389,6 +403,8 @@ public sealed partial class SlabCache : IObjectCache
             }
         }
     }
+
+    private unsafe void ClearObject(nint address) => new Span<byte>((void*)address, ObjectSize).Clear();
 
     private bool IsOnFreeList(Slab slab, int index)
     {

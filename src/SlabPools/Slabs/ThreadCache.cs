@@ -77,6 +77,9 @@ internal interface IThreadCache
 
     /// <summary>Drains every magazine whose owner is not inside its fast path (all of them when the owners are idle or gone).</summary>
     int FlushRemote();
+
+    /// <summary>Drains every magazine and keeps the tier closed (the allocator was disposed).</summary>
+    void Close();
 }
 
 /// <summary>The per-thread slot table shared by every thread cache.</summary>
@@ -100,6 +103,10 @@ internal sealed class ThreadCache<T> : IThreadCache
     // Protects _magazines (registration and removal of whole magazines).
     private readonly Lock _registryLock = new();
     private readonly List<Magazine<T>> _magazines = new();
+
+    // Set once by Close (the allocator was disposed): every magazine keeps FlushRequested = 1 for
+    // good, so the fast path always falls to the slow path, which hands objects straight back.
+    private volatile bool _closed;
 
     internal ThreadCache(int capacity, IMagazineBackend<T> backend)
     {
@@ -183,6 +190,12 @@ internal sealed class ThreadCache<T> : IThreadCache
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal T PopSlow()
     {
+        if (_closed)
+        {
+            DrainOwnMagazine();
+            throw new ObjectDisposedException(nameof(SlabAllocator));
+        }
+
         Magazine<T> m = GetOrCreateMagazine();
         lock (m.SyncRoot)
         {
@@ -201,6 +214,13 @@ internal sealed class ThreadCache<T> : IThreadCache
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void PushSlow(T item)
     {
+        if (_closed)
+        {
+            _backend.Drain(new ReadOnlySpan<T>(in item));
+            DrainOwnMagazine();
+            return;
+        }
+
         Magazine<T> m = GetOrCreateMagazine();
         lock (m.SyncRoot)
         {
@@ -282,6 +302,35 @@ internal sealed class ThreadCache<T> : IThreadCache
         }
     }
 
+    // After Close: what a magazine still held because its owner was busy during Close goes back now.
+    private void DrainOwnMagazine()
+    {
+        MagazineBase?[]? table = ThreadCacheTable.t_table;
+        if (table is not null && _id < table.Length && table[_id] is Magazine<T> m)
+        {
+            lock (m.SyncRoot)
+            {
+                if (m.Count > 0)
+                {
+                    _backend.Drain(AsSpan(m.Items)[..m.Count]);
+                    Array.Clear(m.Items, 0, m.Count);
+                    m.Count = 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Drains every magazine and keeps them closed: from now on frees go straight to the backend and
+    /// allocations throw <see cref="ObjectDisposedException"/>. Magazines busy at the time are
+    /// drained when their owner next touches them (their next operation takes the slow path).
+    /// </summary>
+    public void Close()
+    {
+        _closed = true;
+        FlushRemote();
+    }
+
     /// <inheritdoc/>
     public int FlushRemote()
     {
@@ -334,7 +383,11 @@ internal sealed class ThreadCache<T> : IThreadCache
         {
             foreach (Magazine<T> m in snapshot)
             {
-                Volatile.Write(ref m.FlushRequested, 0);
+                if (!_closed)
+                {
+                    Volatile.Write(ref m.FlushRequested, 0);
+                }
+
                 m.SyncRoot.Exit();
             }
         }
