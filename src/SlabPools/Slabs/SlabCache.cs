@@ -236,8 +236,12 @@ public sealed partial class SlabCache : IObjectCache
 
     internal ErrorReporter Errors => _errors;
 
-    /// <summary>Magazine size: about 64 KiB of objects per thread, between 8 and 64 objects.</summary>
-    internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(64 * 1024 / Math.Max(1, objectSize), 8, 64);
+    /// <summary>
+    /// Magazine size: about 32 KiB of objects per thread and cache, between 2 and 64 objects (8 for
+    /// Kestrel's 4096-byte blocks). A thread that touches many size classes holds at most that much
+    /// per class until the flusher takes it back; bursts go past the magazine to the slabs anyway.
+    /// </summary>
+    internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(32 * 1024 / Math.Max(1, objectSize), 2, 64);
 
     // ----- free-list link and free mark, at this cache's offsets (slow paths only) ----------------
 

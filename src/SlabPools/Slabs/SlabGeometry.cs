@@ -9,15 +9,20 @@ internal readonly record struct SlabGeometry(int Stride, int ObjectsPerSlab, int
     /// <summary>Objects above this size get a slab of their own (no free list to manage).</summary>
     internal const int SingleObjectThreshold = 64 * 1024;
 
+    // Small objects: 16 per slab (64 KiB slabs for Kestrel's 4 KiB blocks). Larger ones: 8 per slab,
+    // and slabs of at most 128 KiB, so that a CPU's half-used active slab of a rarely used large
+    // class does not hold much memory.
     private const int TargetObjects = 16;
-    private const int MaxSlabBytes = 256 * 1024;
+    private const int TargetObjectsLarge = 8;
+    private const int LargeObject = 4096;
+    private const int MaxSlabBytes = 128 * 1024;
 
     /// <summary>Bytes of a slab not covered by objects.</summary>
     internal int Waste => SlabBytes - (ObjectsPerSlab * Stride);
 
     /// <summary>
     /// Picks the slab length for objects <paramref name="objectSize"/> bytes apart: at least
-    /// <see cref="SlabMap.MinSlabBytes"/>, aiming at 16 objects per slab but at most 256 KiB, in
+    /// <see cref="SlabMap.MinSlabBytes"/>, aiming at 16 objects per slab (8 above 4 KiB) but at most 128 KiB, in
     /// whole pages, choosing among nearby page counts the one that wastes the least.
     /// </summary>
     internal static SlabGeometry For(int objectSize)
@@ -34,7 +39,8 @@ internal readonly record struct SlabGeometry(int Stride, int ObjectsPerSlab, int
             return new SlabGeometry(objectSize, 1, bytes);
         }
 
-        long target = Math.Clamp((long)objectSize * TargetObjects, SlabMap.MinSlabBytes, MaxSlabBytes);
+        int objects = objectSize > LargeObject ? TargetObjectsLarge : TargetObjects;
+        long target = Math.Clamp((long)objectSize * objects, SlabMap.MinSlabBytes, MaxSlabBytes);
         int firstPages = (int)((Math.Max(target, objectSize) + page - 1) / page);
         SlabGeometry best = default;
         double bestWaste = double.MaxValue;
