@@ -23,7 +23,9 @@ namespace SlabPools.Extensions.Metrics;
 /// <item><term><c>aspnetcore.memory_pool.evicted</c> (counter)</term><description>bytes the pool has released
 /// (by the flusher or a shrink): slabs freed × bytes per slab.</description></item>
 /// <item><term><c>aspnetcore.memory_pool.rented</c> (counter)</term><description>bytes rented: allocations ×
-/// object size (a rent counts the whole buffer handed out, as Kestrel's pool does).</description></item>
+/// object size (a rent counts the whole buffer handed out, as Kestrel's pool does). The core does not
+/// count allocations of caches with debugging on, so with <see cref="SlabPoolsOptions.Debug"/> set this
+/// stays 0.</description></item>
 /// </list>
 /// <para>The pools a factory creates share their memory, so the figures cover the whole shared pool
 /// (Pipelines and any other user of <see cref="SlabAllocator.MemoryPool"/> included) and carry the tag
@@ -44,11 +46,9 @@ internal sealed class KestrelMemoryPoolMetrics : IDisposable
     private readonly SlabMemoryPoolFactory _factory;
     private readonly bool _ownsMeter;
 
-    // Protects _slabBytes (bytes per slab of each cache, remembered while the cache has slabs) and
-    // _rented (the last rented total reported, which must not go down).
+    // Protects _caches: what is remembered of each cache between collections.
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, long> _slabBytes = new(StringComparer.Ordinal);
-    private long _rented;
+    private readonly Dictionary<string, CacheHistory> _caches = new(StringComparer.Ordinal);
 
     internal KestrelMemoryPoolMetrics(SlabMemoryPoolFactory factory, IMeterFactory? meterFactory)
     {
@@ -91,33 +91,21 @@ internal sealed class KestrelMemoryPoolMetrics : IDisposable
                     continue;
                 }
 
-                long slabBytes = SlabBytesOf(cache);
+                if (!_caches.TryGetValue(cache.Name, out CacheHistory? history))
+                {
+                    history = new CacheHistory();
+                    _caches.Add(cache.Name, history);
+                }
+
+                long slabBytes = history.SlabBytes(cache);
                 pooled += (cache.TotalObjects - cache.ActiveObjects) * cache.ObjectSize;
                 allocated += cache.SlabsAllocated * slabBytes;
                 evicted += cache.SlabsFreed * slabBytes;
-                rented += (cache.FastAllocations + cache.SlowAllocations) * cache.ObjectSize;
+                rented += history.Allocations(cache) * cache.ObjectSize;
             }
-
-            // Allocation counts of threads that exited can drop out of a cache's statistics; a
-            // counter must not go down, so the total reported never does.
-            _rented = Math.Max(_rented, rented);
-            return new Totals(pooled, allocated, evicted, _rented);
-        }
-    }
-
-    /// <summary>Bytes per slab of a cache: reserved bytes over slabs while it has slabs, remembered for when it has none.</summary>
-    private long SlabBytesOf(SlabCacheInfo cache)
-    {
-        if (cache.Slabs > 0)
-        {
-            long bytes = cache.BytesReserved / cache.Slabs;
-            _slabBytes[cache.Name] = bytes;
-            return bytes;
         }
 
-        // Never seen with slabs (all released before the first collection): objects per slab times
-        // their size is the most that is known, short of the slab's unused tail.
-        return _slabBytes.TryGetValue(cache.Name, out long known) ? known : (long)cache.ObjectsPerSlab * cache.ObjectSize;
+        return new Totals(pooled, allocated, evicted, rented);
     }
 
     /// <summary>Disposes the meter if this object made it; a meter factory disposes its own meters.</summary>
@@ -130,4 +118,43 @@ internal sealed class KestrelMemoryPoolMetrics : IDisposable
     }
 
     private readonly record struct Totals(long Pooled, long Allocated, long Evicted, long Rented);
+
+    /// <summary>What is remembered of one cache between collections (used under the metrics' lock).</summary>
+    private sealed class CacheHistory
+    {
+        private long _slabBytes;
+        private long _lastAllocations;
+        private long _lostAllocations;
+
+        /// <summary>Bytes per slab: reserved bytes over slabs while the cache has slabs, remembered for when it has none.</summary>
+        internal long SlabBytes(SlabCacheInfo cache)
+        {
+            if (cache.Slabs > 0)
+            {
+                _slabBytes = cache.BytesReserved / cache.Slabs;
+            }
+
+            // Never seen with slabs (all released before the first collection): objects per slab
+            // times their size is what is known, short of the slab's unused tail.
+            return _slabBytes > 0 ? _slabBytes : (long)cache.ObjectsPerSlab * cache.ObjectSize;
+        }
+
+        /// <summary>
+        /// Allocations so far, never fewer than reported before. A cache's count drops when the
+        /// per-thread caches of exited threads are dropped (their counts go with them); a drop seen
+        /// between two collections is added back. Allocations made and dropped between the same two
+        /// collections are not seen.
+        /// </summary>
+        internal long Allocations(SlabCacheInfo cache)
+        {
+            long now = cache.FastAllocations + cache.SlowAllocations;
+            if (now < _lastAllocations)
+            {
+                _lostAllocations += _lastAllocations - now;
+            }
+
+            _lastAllocations = now;
+            return now + _lostAllocations;
+        }
+    }
 }
