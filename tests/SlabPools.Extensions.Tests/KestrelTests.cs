@@ -40,6 +40,13 @@ public class KestrelTests
 
         AssertSlabPoolsServed(app.Services.GetRequiredService<SlabAllocator>());
         Assert.Empty(kestrelsOwnPool.GetMeasurementSnapshot());
+
+        // Kestrel's dashboards still get their figures, from SlabPools, tagged with the owner Kestrel gives.
+        using var rented = new MetricCollector<long>(app.Services.GetRequiredService<SlabPoolsRuntime>().MemoryPoolMetrics.Meter, "aspnetcore.memory_pool.rented");
+        rented.RecordObservableInstruments();
+        CollectedMeasurement<long> measurement = Assert.Single(rented.GetMeasurementSnapshot());
+        Assert.Equal("kestrel", measurement.Tags["aspnetcore.memory_pool.owner"]);
+        Assert.True(measurement.Value >= 20 * 4096, $"rented {measurement.Value} bytes");
         await app.StopAsync();
     }
 

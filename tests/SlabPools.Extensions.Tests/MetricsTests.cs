@@ -116,10 +116,10 @@ public class MetricsTests
 
         SlabCacheInfo cache = allocator.GetInfo().Single(c => c.Name == "pinned-4096");
         long slabBytes = cache.BytesReserved / cache.Slabs;
-        Assert.Equal((cache.TotalObjects - 6) * 4096, Single(pooled, "kestrel"));
-        Assert.Equal(cache.SlabsAllocated * slabBytes, Single(allocated, "kestrel"));
-        Assert.Equal(0, Single(evicted, "kestrel"));
-        Assert.Equal(10 * 4096, Single(rented, "kestrel"));
+        Assert.Equal((cache.TotalObjects - 6) * 4096, OwnedValue(pooled, "kestrel"));
+        Assert.Equal(cache.SlabsAllocated * slabBytes, OwnedValue(allocated, "kestrel"));
+        Assert.Equal(0, OwnedValue(evicted, "kestrel"));
+        Assert.Equal(10 * 4096, OwnedValue(rented, "kestrel"));
         Assert.Equal("By", pooled.Instrument!.Unit);
         Assert.IsAssignableFrom<ObservableUpDownCounter<long>>(pooled.Instrument);
         Assert.IsAssignableFrom<ObservableCounter<long>>(allocated.Instrument);
@@ -130,9 +130,9 @@ public class MetricsTests
         blocks.Skip(4).ToList().ForEach(b => b.Dispose());
         allocator.Shrink();
         Collect(pooled, allocated, evicted, rented);
-        Assert.Equal(0, Single(pooled, "kestrel"));
-        Assert.Equal(Single(allocated, "kestrel"), Single(evicted, "kestrel"));
-        Assert.Equal(10 * 4096, Single(rented, "kestrel"));
+        Assert.Equal(0, OwnedValue(pooled, "kestrel"));
+        Assert.Equal(OwnedValue(allocated, "kestrel"), OwnedValue(evicted, "kestrel"));
+        Assert.Equal(10 * 4096, OwnedValue(rented, "kestrel"));
     }
 
     [Fact]
@@ -152,17 +152,17 @@ public class MetricsTests
         worker.Start();
         Assert.True(worker.Join(TimeSpan.FromSeconds(30)));
         rented.RecordObservableInstruments();
-        Assert.Equal(10 * 4096, Single(rented, "kestrel"));
+        Assert.Equal(10 * 4096, OwnedValue(rented, "kestrel"));
 
         // The shrink drains and drops the exited thread's magazine; today the cache's allocation
         // count drops with it (its counts are not kept), and the rented total must not.
         allocator.Shrink();
         rented.RecordObservableInstruments();
-        Assert.Equal(10 * 4096, Single(rented, "kestrel"));
+        Assert.Equal(10 * 4096, OwnedValue(rented, "kestrel"));
 
         pool.Rent().Dispose();
         rented.RecordObservableInstruments();
-        Assert.Equal(11 * 4096, Single(rented, "kestrel"));
+        Assert.Equal(11 * 4096, OwnedValue(rented, "kestrel"));
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public class MetricsTests
 
         rented.RecordObservableInstruments();
 
-        Assert.Equal(4096 + 8192, Single(rented, "kestrel,broker"));
+        Assert.Equal(4096 + 8192, OwnedValue(rented, "kestrel,broker"));
     }
 
     [Fact]
@@ -189,7 +189,7 @@ public class MetricsTests
         services.GetRequiredService<IMemoryPoolFactory<byte>>().Create(new MemoryPoolOptions { Owner = "kestrel" }).Rent().Dispose();
         Collect(reserved, rented);
         Assert.Equal(KestrelMemoryPoolMetrics.MeterVersion, runtime.MemoryPoolMetrics.Meter.Version);
-        Assert.Equal(4096, Single(rented, "kestrel"));
+        Assert.Equal(4096, OwnedValue(rented, "kestrel"));
         Assert.NotEmpty(reserved.GetMeasurementSnapshot());
 
         services.Dispose();
@@ -220,7 +220,7 @@ public class MetricsTests
         collector.GetMeasurementSnapshot().Last(m => Equals(m.Tags["slabpools.cache.name"], cacheName)).Value;
 
     /// <summary>The last value reported, checking its owner tag.</summary>
-    private static long Single(MetricCollector<long> collector, string owner)
+    private static long OwnedValue(MetricCollector<long> collector, string owner)
     {
         CollectedMeasurement<long> last = collector.LastMeasurement!;
         Assert.Equal(owner, last.Tags["aspnetcore.memory_pool.owner"]);
