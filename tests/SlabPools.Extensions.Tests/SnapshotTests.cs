@@ -23,7 +23,8 @@ public class SnapshotTests
     public void Slabinfo_layout()
     {
         // One fake processor and a fake clock: every rent below lands on the same per-CPU slab and
-        // no flush runs, so counts, slabs and hit rates are the same on every machine and run.
+        // no flush runs, so counts, slabs and hit rates are the same on every run. Slab sizes follow
+        // the page size (4 KiB on the machines this project builds on).
         using var allocator = new SlabAllocator(new SlabPoolsOptions
         {
             Topology = new NodeTopology([0]),
