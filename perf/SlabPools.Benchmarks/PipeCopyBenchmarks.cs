@@ -50,6 +50,13 @@ public class PipeCopyBenchmarks
         _kestrelPipe = new Pipe(new PipeOptions(pool: _kestrel.Pool, useSynchronizationContext: false));
         _slabPipe = new Pipe(new PipeOptions(pool: _allocator.MemoryPool, useSynchronizationContext: false));
         _nativePipe = new Pipe(new PipeOptions(pool: _allocator.NativeBufferPool, useSynchronizationContext: false));
+
+        // One copy through each pipe before any measurement, so that even a job with a single
+        // warm-up iteration measures pools that have already met every segment size.
+        foreach (Pipe pipe in new[] { _defaultPipe, _kestrelPipe, _slabPipe, _nativePipe })
+        {
+            CopyAsync(pipe).GetAwaiter().GetResult();
+        }
     }
 
     [GlobalCleanup]
