@@ -22,7 +22,7 @@ internal sealed class KestrelBlockSizeFilter : IFilter
 
         foreach (ParameterInstance parameter in benchmarkCase.Parameters.Items)
         {
-            if (parameter.Name == "Size" && parameter.Value is int size && size > KestrelPool.BlockSize)
+            if (parameter.Name == nameof(RentReturnBenchmarks.Size) && parameter.Value is int size && size > KestrelPool.BlockSize)
             {
                 return false;
             }
