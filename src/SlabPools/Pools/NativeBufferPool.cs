@@ -93,7 +93,7 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         Slab? slab = _allocator.Map.Find(address);
         if (slab is not null && slab.Cache.IsKmalloc)
         {
-            slab.Cache.Free(address);
+            slab.Cache.FreeFound(slab, address);
             return;
         }
 

@@ -72,10 +72,23 @@ internal sealed class SlotPool<TOwner>
         _ownersPerSlot = (allocator.Options.Debug & (SlabDebugFlags.ConsistencyChecks | SlabDebugFlags.Track)) != 0 ? 8 : 2;
     }
 
-    /// <summary>Rents the next owner of a free slot of the class for <paramref name="size"/> (1..MaxSize).</summary>
+    /// <summary>Buffers above this size are rounded up to whole multiples of it (see <see cref="Rent"/>).</summary>
+    internal const int PageGranule = 4096;
+
+    /// <summary>
+    /// Rents the next owner of a free slot of the class for <paramref name="size"/> (1..MaxSize).
+    /// Sizes above 4 KiB are first rounded up to a multiple of 4 KiB: buffer users (Pipelines,
+    /// sockets) take whatever length they get, and using only the 4 KiB-multiple classes keeps a
+    /// spread of request sizes from holding partial slabs in many classes.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal TOwner Rent(int size)
     {
+        if (size > PageGranule)
+        {
+            size = (size + PageGranule - 1) & ~(PageGranule - 1);
+        }
+
         SlabCache cache = _caches[SizeClasses.IndexOf(size)] ?? CreateCache(SizeClasses.IndexOf(size));
         SlabObject o = cache.AllocateObject();
 

@@ -162,7 +162,7 @@ public sealed partial class SlabCache
             fronts = _threadCaches.ToArray();
         }
 
-        long cached = 0, hits = 0, misses = 0;
+        long cached = 0, hits = 0, misses = Volatile.Read(ref _derivedAllocations);
         foreach (IThreadCache front in fronts)
         {
             cached += front.CachedObjects;

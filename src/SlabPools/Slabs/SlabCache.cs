@@ -93,6 +93,7 @@ public sealed partial class SlabCache : IObjectCache
     private readonly bool _derived;
     private readonly DerivedBehavior? _behavior;
     private readonly Lock _derivedLock = new();
+    private long _derivedAllocations; // guarded by _derivedLock; reported as slow allocations
 
     // Where a free object keeps its free-list link and its free mark: bytes 0 and 8 of a plain
     // cache's objects, the trailer behind the object in a derived cache (see DerivedBehavior).
@@ -359,10 +360,30 @@ public sealed partial class SlabCache : IObjectCache
         FreeObject(new SlabObject(slab, index));
     }
 
+    /// <summary>Frees an object whose slab the caller has just looked up (the pointer API): no second lookup.</summary>
+    internal void FreeFound(Slab slab, nint address)
+    {
+        int index = slab.IndexOf(address);
+        if (index < 0)
+        {
+            ReportForeign(address, slab);
+            return;
+        }
+
+        if (!_derived && FreeCookie.IsMarked(address))
+        {
+            ReportDoubleFree(slab, address);
+            return;
+        }
+
+        FreeObject(new SlabObject(slab, index));
+    }
+
     private SlabObject AllocateDerived(int requested)
     {
         lock (_derivedLock)
         {
+            _derivedAllocations++;
             SlabObject first = default;
             AllocateBatch<SlabObject, SlabObjectCodec>(new Span<SlabObject>(ref first));
             nint address = first.Address;

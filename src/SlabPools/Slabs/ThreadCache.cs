@@ -108,6 +108,10 @@ internal sealed class ThreadCache<T> : IThreadCache
     // good, so the fast path always falls to the slow path, which hands objects straight back.
     private volatile bool _closed;
 
+    // Hits and misses of magazines dropped with their exited threads, so counters never go back.
+    private long _droppedHits;
+    private long _droppedMisses;
+
     internal ThreadCache(int capacity, IMagazineBackend<T> backend)
     {
         _capacity = Math.Max(2, capacity);
@@ -291,6 +295,8 @@ internal sealed class ThreadCache<T> : IThreadCache
             long hits = 0, misses = 0;
             lock (_registryLock)
             {
+                hits = _droppedHits;
+                misses = _droppedMisses;
                 foreach (Magazine<T> m in _magazines)
                 {
                     hits += Volatile.Read(ref m.Hits);
@@ -399,6 +405,8 @@ internal sealed class ThreadCache<T> : IThreadCache
                 foreach (Magazine<T> m in gone)
                 {
                     _magazines.Remove(m);
+                    _droppedHits += m.Hits;
+                    _droppedMisses += m.Misses;
                 }
             }
         }
