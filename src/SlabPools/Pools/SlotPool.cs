@@ -26,6 +26,12 @@ internal sealed class SlotGroup
     internal readonly int Index;
     internal readonly object[] Owners;
 
+    /// <summary>The slot's address (kept here: the fast path needs it without touching the slab).</summary>
+    internal readonly nint Address;
+
+    /// <summary>The pool's per-thread tier for this slot's cache (null for derived caches, which have none).</summary>
+    internal ThreadCache<SlotGroup>? Magazines;
+
     // Written only by the thread that holds the slot (between its allocation and its free).
     internal int Generation;
 
@@ -34,6 +40,7 @@ internal sealed class SlotGroup
         Cache = cache;
         Slab = slab;
         Index = index;
+        Address = slab.AddressOf(index);
         Owners = new object[ownersPerSlot];
         for (int i = 0; i < ownersPerSlot; i++)
         {
@@ -41,11 +48,23 @@ internal sealed class SlotGroup
         }
     }
 
-    internal nint Address => Slab.AddressOf(Index);
-
     internal int Length => Cache.ObjectSize;
 
     internal int Offset => Index * Slab.Stride;
+}
+
+/// <summary>Slot groups are the items of a memory pool's magazines.</summary>
+internal readonly struct SlotGroupCodec : ISlotCodec<SlotGroup>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static SlotGroup Encode(Slab slab, int index) => Unsafe.As<SlotGroup>(slab.Slots![index]!);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Slab Decode(in SlotGroup item, out int index)
+    {
+        index = item.Index;
+        return item.Slab;
+    }
 }
 
 /// <summary>
@@ -61,6 +80,10 @@ internal sealed class SlotPool<TOwner>
     private readonly int _ownersPerSlot;
     private readonly Func<SlotGroup, object> _createOwner;
     private readonly SlabCache?[] _caches = new SlabCache?[SizeClasses.Count];
+
+    // The pool's per-thread tier: magazines of slot groups, so that a rent finds its owner without
+    // going through the slab (null for derived caches, which take their own slow path).
+    private readonly ThreadCache<SlotGroup>?[] _magazines = new ThreadCache<SlotGroup>?[SizeClasses.Count];
     private readonly Lock _createLock = new();
 
     internal SlotPool(SlabAllocator allocator, PageAllocator pages, string prefix, Func<SlotGroup, object> createOwner)
@@ -89,19 +112,75 @@ internal sealed class SlotPool<TOwner>
             size = (size + PageGranule - 1) & ~(PageGranule - 1);
         }
 
-        SlabCache cache = _caches[SizeClasses.IndexOf(size)] ?? CreateCache(SizeClasses.IndexOf(size));
-        SlabObject o = cache.AllocateObject();
+        int index = SizeClasses.IndexOf(size);
+        ThreadCache<SlotGroup>? magazines = _magazines[index];
+        SlotGroup group;
+        if (magazines is not null && magazines.TryPop(out group))
+        {
+            // Plain caches only (derived ones have no magazines): the mark is at FreeCookie's offset.
+            if (!FreeCookie.IsMarked(group.Address))
+            {
+                group.Cache.ReportWrittenAfterFree(group.Slab, group.Address);
+            }
 
-        // Slots of these caches always hold a SlotGroup (the slot constructor makes one per slot).
-        SlotGroup group = Unsafe.As<SlotGroup>(o.Slab.Slots![o.Index]!);
+            FreeCookie.Wipe(group.Address);
+        }
+        else
+        {
+            group = RentSlow(index);
+        }
+
         object[] owners = group.Owners;
         int next = ++group.Generation;
         return Unsafe.As<TOwner>(owners[next & (owners.Length - 1)]);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private SlotGroup RentSlow(int index)
+    {
+        SlabCache cache = _caches[index] ?? CreateCache(index);
+        ThreadCache<SlotGroup>? magazines = _magazines[index];
+        if (magazines is null)
+        {
+            // A derived cache (debugging): its own slow path does the checks. Slots always hold a
+            // SlotGroup (the slot constructor makes one per slot).
+            SlabObject o = cache.AllocateObject();
+            return Unsafe.As<SlotGroup>(o.Slab.Slots![o.Index]!);
+        }
+
+        _allocator.ThrowIfDisposed();
+        SlotGroup group = magazines.PopSlow();
+        if (!FreeCookie.IsMarked(group.Address))
+        {
+            cache.ReportWrittenAfterFree(group.Slab, group.Address);
+        }
+
+        FreeCookie.Wipe(group.Address);
+        return group;
+    }
+
     /// <summary>Gives a slot back (the owner has checked that it was rented).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Return(SlotGroup group) => group.Cache.FreeObject(new SlabObject(group.Slab, group.Index));
+    internal static void Return(SlotGroup group)
+    {
+        ThreadCache<SlotGroup>? magazines = group.Magazines;
+        if (magazines is null)
+        {
+            group.Cache.FreeObject(new SlabObject(group.Slab, group.Index));
+            return;
+        }
+
+        if (group.Cache.ClearOnFree)
+        {
+            group.Cache.ClearObject(group.Address);
+        }
+
+        FreeCookie.Mark(group.Address);
+        if (!magazines.TryPush(group))
+        {
+            magazines.PushSlow(group);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private SlabCache CreateCache(int index)
@@ -114,11 +193,19 @@ internal sealed class SlotPool<TOwner>
                 int size = SizeClasses.SizeAt(index);
                 int ownersPerSlot = _ownersPerSlot;
                 Func<SlotGroup, object> createOwner = _createOwner;
+                ThreadCache<SlotGroup>? magazines = null;
                 cache = _allocator.CreateSlotCache(
                     _prefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     size,
                     _pages,
-                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner));
+                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner) { Magazines = magazines });
+                if (!cache.IsDerived)
+                {
+                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), new SlabCache.Backend<SlotGroup, SlotGroupCodec>(cache));
+                    cache.RegisterThreadCache(magazines);
+                    Volatile.Write(ref _magazines[index], magazines);
+                }
+
                 Volatile.Write(ref _caches[index], cache);
             }
 

@@ -429,7 +429,10 @@ public sealed partial class SlabCache : IObjectCache
         }
     }
 
-    private unsafe void ClearObject(nint address) => new Span<byte>((void*)address, ObjectSize).Clear();
+    internal unsafe void ClearObject(nint address) => new Span<byte>((void*)address, ObjectSize).Clear();
+
+    /// <summary>SlabPoolsOptions.ClearOnReturn is on.</summary>
+    internal bool ClearOnFree => _clearOnFree;
 
     private bool IsOnFreeList(Slab slab, int index)
     {
