@@ -1,0 +1,181 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace SlabPools.Reports;
+
+/// <summary>
+/// Memory given back when idle: each pool, in a process of its own, rents a burst of 20,000
+/// buffers of 4 KiB, returns them all, then stays idle; every second it samples the bytes the pool
+/// holds (where the pool can tell), the GC heap and the process's resident memory. No GC is forced.
+/// </summary>
+internal static class IdleReport
+{
+    private const int Burst = 20_000;
+    private const int Size = 4096;
+
+    private static readonly string[] Pools = ["slabpools-pinned", "slabpools-native", "arraypool-shared", "memorypool-shared", "kestrel"];
+
+    internal static int Run(string outDir, int seconds)
+    {
+        Directory.CreateDirectory(outDir);
+        var csv = new StringBuilder("pool,second,pool_bytes,gc_heap_bytes,rss_bytes\n");
+        var rows = new Dictionary<string, List<string[]>>();
+        string self = Environment.ProcessPath!;
+        string? dll = typeof(IdleReport).Assembly.Location;
+        foreach (string pool in Pools)
+        {
+            var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            {
+                start.ArgumentList.Add(dll);
+            }
+
+            start.ArgumentList.Add("idle-one");
+            start.ArgumentList.Add(pool);
+            start.ArgumentList.Add(seconds.ToString(CultureInfo.InvariantCulture));
+            using Process child = Process.Start(start)!;
+            var lines = new List<string[]>();
+            string? line;
+            while ((line = child.StandardOutput.ReadLine()) is not null)
+            {
+                Console.WriteLine($"{pool}: {line}");
+                csv.Append(pool).Append(',').Append(line).Append('\n');
+                lines.Add(line.Split(','));
+            }
+
+            child.WaitForExit();
+            if (child.ExitCode != 0)
+            {
+                Console.Error.WriteLine($"{pool} failed with exit code {child.ExitCode}");
+                return 1;
+            }
+
+            rows[pool] = lines;
+        }
+
+        File.WriteAllText(Path.Combine(outDir, "idle.csv"), csv.ToString());
+        var md = new StringBuilder("# Idle: memory after a burst of 20,000 buffers of 4 KiB is returned\n\n");
+        md.Append("MiB at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher; no GC is forced.\n\n");
+        md.Append("| pool | RSS peak | RSS returned | RSS 10 s | RSS 20 s | RSS end | GC heap end | pool end |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        foreach ((string pool, List<string[]> lines) in rows)
+        {
+            string Mib(int index, int column) => (double.Parse(lines[Math.Min(index, lines.Count - 1)][column], CultureInfo.InvariantCulture) / (1 << 20)).ToString("0.0", CultureInfo.InvariantCulture);
+            int At(int second)
+            {
+                int i = lines.FindIndex(l => l[0] == second.ToString(CultureInfo.InvariantCulture));
+                return i < 0 ? lines.Count - 1 : i;
+            }
+
+            string poolEnd = lines[^1][1] == "-1" ? "n/a" : Mib(lines.Count - 1, 1);
+            md.Append(CultureInfo.InvariantCulture, $"| {pool} | {Mib(0, 3)} | {Mib(1, 3)} | {Mib(At(10), 3)} | {Mib(At(20), 3)} | {Mib(lines.Count - 1, 3)} | {Mib(lines.Count - 1, 2)} | {poolEnd} |\n");
+        }
+
+        File.WriteAllText(Path.Combine(outDir, "idle.md"), md.ToString());
+        Console.Write(md.ToString());
+        return 0;
+    }
+
+    /// <summary>Runs one pool and prints "second,pool_bytes,gc_heap_bytes,rss_bytes" lines: -2 = peak, -1 = just returned, then 0..seconds.</summary>
+    internal static int RunOne(string pool, int seconds)
+    {
+        SlabAllocator? allocator = null;
+        WebApplication? app = null;
+        Func<long> poolBytes = () => -1;
+        Action burst;
+        Action release;
+        switch (pool)
+        {
+            case "slabpools-pinned":
+            case "slabpools-native":
+            {
+                allocator = new SlabAllocator();
+                MemoryPool<byte> memory = pool == "slabpools-pinned" ? allocator.MemoryPool : allocator.NativeBufferPool;
+                var owners = new IMemoryOwner<byte>[Burst];
+                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = memory.Rent(Size); owners[i].Memory.Span.Fill(1); } };
+                release = () => { foreach (var o in owners) { o.Dispose(); } };
+                SlabAllocator a = allocator;
+                poolBytes = () => a.GetInfo().Sum(i => i.BytesReserved);
+                break;
+            }
+
+            case "arraypool-shared":
+            {
+                var arrays = new byte[Burst][];
+                burst = () => { for (int i = 0; i < Burst; i++) { arrays[i] = ArrayPool<byte>.Shared.Rent(Size); arrays[i].AsSpan().Fill(1); } };
+                release = () => { for (int i = 0; i < Burst; i++) { ArrayPool<byte>.Shared.Return(arrays[i]); arrays[i] = null!; } };
+                break;
+            }
+
+            case "memorypool-shared":
+            {
+                var owners = new IMemoryOwner<byte>[Burst];
+                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = MemoryPool<byte>.Shared.Rent(Size); owners[i].Memory.Span.Fill(1); } };
+                release = () => { for (int i = 0; i < Burst; i++) { owners[i].Dispose(); owners[i] = null!; } };
+                break;
+            }
+
+            case "kestrel":
+            {
+                // Kestrel's pool as a bare pool: its idle eviction runs from the server's heartbeat,
+                // which does not run here, so this shows a pool without eviction.
+                app = WebApplication.CreateSlimBuilder().Build();
+                MemoryPool<byte> memory = app.Services.GetRequiredService<IMemoryPoolFactory<byte>>().Create();
+                var owners = new IMemoryOwner<byte>[Burst];
+                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = memory.Rent(Size); owners[i].Memory.Span.Fill(1); } };
+                release = () => { for (int i = 0; i < Burst; i++) { owners[i].Dispose(); owners[i] = null!; } };
+                break;
+            }
+
+            default:
+                Console.Error.WriteLine($"unknown pool {pool}");
+                return 2;
+        }
+
+        burst();
+        Sample(-2, poolBytes);
+        release();
+        Sample(-1, poolBytes);
+        long start = Stopwatch.GetTimestamp();
+        for (int second = 0; second <= seconds; second++)
+        {
+            // Idle: wait for the next whole second on the wall clock (this is the measurement).
+            TimeSpan wait = TimeSpan.FromSeconds(second) - Stopwatch.GetElapsedTime(start);
+            if (wait > TimeSpan.Zero)
+            {
+                Thread.Sleep(wait);
+            }
+
+            Sample(second, poolBytes);
+        }
+
+        allocator?.Dispose();
+        (app as IDisposable)?.Dispose();
+        return 0;
+    }
+
+    private static void Sample(int second, Func<long> poolBytes) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{second},{poolBytes()},{GC.GetTotalMemory(false)},{ResidentBytes()}"));
+
+    private static long ResidentBytes()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return Environment.WorkingSet;
+    }
+}
