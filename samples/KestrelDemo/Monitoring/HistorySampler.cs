@@ -32,11 +32,18 @@ public sealed class HistorySampler : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Period, _time);
-        do
+        try
         {
-            SlabTotals totals = SlabTotals.Of(_allocator);
-            _history.Add(new HistorySample(_time.GetUtcNow().ToUnixTimeMilliseconds(), totals.ReservedBytes, totals.ActiveBytes));
+            do
+            {
+                SlabTotals totals = SlabTotals.Of(_allocator);
+                _history.Add(new HistorySample(_time.GetUtcNow().ToUnixTimeMilliseconds(), totals.ReservedBytes, totals.ActiveBytes));
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host is stopping, or is disposed without being stopped first.
+        }
     }
 }
