@@ -9,6 +9,7 @@ using System.Threading.Tasks;
 using KestrelDemo.Monitoring;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using SlabPools;
 
 namespace KestrelDemo.SelfTest;
@@ -44,6 +45,11 @@ public static class SelfTestRunner
         catch (SelfTestFailedException e)
         {
             Console.Error.WriteLine("SELFTEST FAILED: " + e.Message);
+            return 1;
+        }
+        catch (OptionsValidationException e)
+        {
+            Console.Error.WriteLine("SELFTEST FAILED: the configuration is invalid: " + e.Message);
             return 1;
         }
         catch (Exception e)
