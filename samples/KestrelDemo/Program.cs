@@ -1,13 +1,28 @@
+using System;
+using System.Linq;
+using KestrelDemo;
+using KestrelDemo.SelfTest;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using SlabPools;
+using Microsoft.Extensions.Options;
 
-// A first, small version of the demo: a slab allocator and its slabinfo over HTTP on loopback.
-var builder = WebApplication.CreateBuilder(args);
-builder.WebHost.UseUrls(builder.Configuration["urls"] ?? "http://127.0.0.1:5080");
-var allocator = new SlabAllocator();
-var app = builder.Build();
-app.MapGet("/slabinfo", () => Results.Text(allocator.FormatSlabInfo()));
-app.Lifetime.ApplicationStarted.Register(() => System.Console.WriteLine($"SlabPools demo listening on {string.Join(", ", app.Urls)} (GET /slabinfo)"));
-app.Run();
+// dotnet run --project samples/KestrelDemo [-- --urls http://127.0.0.1:5081]   the service and its live page
+// dotnet run --project samples/KestrelDemo -- --selftest                         load, check, watch memory come back
+if (args.Contains(SelfTestRunner.Switch, StringComparer.Ordinal))
+{
+    return await SelfTestRunner.RunAsync(args.Where(a => a != SelfTestRunner.Switch).ToArray());
+}
+
+try
+{
+    await using WebApplication app = DemoApp.Build(args);
+    app.Lifetime.ApplicationStarted.Register(() =>
+        Console.WriteLine($"SlabPools demo listening on {string.Join(", ", app.Urls)} (live slab view at /, slabinfo at /slabinfo); Ctrl+C stops it."));
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    // SlabPools validates its options when the host is built or started; the message names the setting.
+    Console.Error.WriteLine("KestrelDemo cannot start: " + e.Message);
+    return 1;
+}
