@@ -8,7 +8,8 @@ namespace SlabPools.Reclaim;
 /// The seed's per-cache flusher, replacing the old global reaper: a timer that runs only while its
 /// cache is active. Each tick returns idle threads' magazines and the per-CPU slabs to the partial
 /// lists and releases empty slabs beyond <see cref="KeepEmptySlabsPerNode"/>; a tick that finds no
-/// activity since the previous one disarms the timer, so an idle process runs no timer at all.
+/// activity since the previous one releases every empty slab and disarms the timer, so an idle
+/// process holds no free slabs and runs no timer at all.
 /// </summary>
 /// <remarks>
 /// <para>Activity is the cache's count of calls into its slab layer (refills and drains of
@@ -77,9 +78,10 @@ internal sealed class CacheFlusher : IDisposable
         bool active = activity != Volatile.Read(ref _lastActivity);
         Volatile.Write(ref _lastActivity, activity);
 
-        // Give back what the cache does not use. Our own flush and shrink count as activity in the
-        // slab layer, so the count is read again afterwards.
-        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: KeepEmptySlabsPerNode);
+        // Give back what the cache does not use: all but a small cushion while it is active, all of
+        // it once it has gone idle. Our own flush and shrink count as activity in the slab layer, so
+        // the count is read again afterwards.
+        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0);
         Volatile.Write(ref _lastActivity, _cache.Activity);
 
         if (!active)
