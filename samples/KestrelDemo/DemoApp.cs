@@ -15,6 +15,9 @@ public static class DemoApp
     /// <summary>Where the demo listens unless <c>--urls</c> (or <c>ASPNETCORE_URLS</c>, or <c>urls</c> in configuration) says otherwise.</summary>
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
+    /// <summary>Set to <c>kestrel</c> (<c>--Demo:TransportPool=kestrel</c>) to leave Kestrel on its own memory pool, for comparisons.</summary>
+    public const string TransportPoolKey = "Demo:TransportPool";
+
     /// <summary>The configuration section SlabPools' options bind from.</summary>
     public const string SlabPoolsSection = "SlabPools";
 
@@ -36,7 +39,19 @@ public static class DemoApp
         // AddSlabPools registers the allocator, ArrayPool<byte>, MemoryPool<byte>, NativeBufferPool,
         // Kestrel's IMemoryPoolFactory<byte> and PipeOptions; its options come from "SlabPools".
         builder.Services.Configure<SlabPoolsOptions>(builder.Configuration.GetSection(SlabPoolsSection));
-        builder.Services.AddSlabPools();
+        if (string.Equals(builder.Configuration[TransportPoolKey], "kestrel", StringComparison.OrdinalIgnoreCase))
+        {
+            // For side-by-side load tests (perf/kestrel-load.sh): the same app with Kestrel's own
+            // transport pool. The slab allocator and its pools stay available to the demo's pages.
+            builder.Services.AddSingleton(sp => new SlabAllocator(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SlabPoolsOptions>>().Value));
+            builder.Services.AddSingleton<System.Buffers.ArrayPool<byte>>(sp => sp.GetRequiredService<SlabAllocator>().ArrayPool);
+            builder.Services.AddSingleton<System.Buffers.MemoryPool<byte>>(sp => sp.GetRequiredService<SlabAllocator>().MemoryPool);
+            builder.Services.AddSingleton(sp => sp.GetRequiredService<SlabAllocator>().NativeBufferPool);
+        }
+        else
+        {
+            builder.Services.AddSlabPools();
+        }
 
         builder.Services.AddSingleton<ReservedHistory>();
         builder.Services.AddSingleton<BurstRunner>();

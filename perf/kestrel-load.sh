@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Kestrel load test: KestrelDemo on SlabPools against the same app on Kestrel's own memory pool,
+# driven by wrk on 127.0.0.1 for a bounded time. Writes perf/results/kestrel.md.
+#   perf/kestrel-load.sh [seconds-per-run] [idle-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-20}"
+idle="${2:-25}"
+out=perf/results
+mkdir -p "$out"
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+dotnet build samples/KestrelDemo -c Release -v q -nologo >/dev/null
+app=samples/KestrelDemo/bin/Release/net10.0/KestrelDemo.dll
+
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+run() {
+  local pool="$1" port="$2" path="$3" label="$4"
+  dotnet "$app" --urls "http://127.0.0.1:$port" --Demo:TransportPool="$pool" --SlabPools:FlushInterval=00:00:10 >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/slabinfo" >/dev/null 2>&1 && break; sleep 0.1; done
+  wrk -t2 -c64 -d2s "http://127.0.0.1:$port$path" >/dev/null   # warm-up
+  local before; before=$(rss "$pid")
+  local report; report=$(wrk -t2 -c64 -d"${duration}s" --latency "http://127.0.0.1:$port$path")
+  local rps; rps=$(echo "$report" | awk '/Requests\/sec/ {print $2}')
+  local p99; p99=$(echo "$report" | awk '$1 == "99%" {print $2}')
+  local peak; peak=$(hwm "$pid")
+  local loaded; loaded=$(rss "$pid")
+  sleep "$idle"   # idle: this wait is the measurement of memory given back
+  local after; after=$(rss "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  printf '| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f |\n' "$label" "$pool" "$path" "$rps" "$p99" \
+    "$(echo "$before/1024" | bc -l)" "$(echo "$peak/1024" | bc -l)" "$(echo "$loaded/1024" | bc -l)" "$(echo "$after/1024" | bc -l)"
+}
+
+{
+  echo "# Kestrel under load: SlabPools against Kestrel's own pool"
+  echo
+  echo "wrk -t2 -c64 -d${duration}s on 127.0.0.1, after a 2 s warm-up; the server runs on the same 2 cores."
+  echo "RSS in MiB: before the run, peak (VmHWM), at the end of the run, and after ${idle} s idle."
+  echo
+  echo "| endpoint | transport pool | path | requests/s | p99 | RSS before | RSS peak | RSS loaded | RSS idle |"
+  echo "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"
+  for pool in kestrel slabpools; do run "$pool" 5091 "/json" "JSON"; done
+  for pool in kestrel slabpools; do run "$pool" 5092 "/download?mb=1" "1 MiB download"; done
+} | tee "$out/kestrel.md"
