@@ -173,14 +173,17 @@ public sealed partial class SlabCache : IObjectCache
             parts.Add(new PoisonBehavior());
         }
 
-        if ((debug & SlabDebugFlags.RedZone) != 0)
-        {
-            parts.Add(new RedZoneBehavior());
-        }
-
+        // Allocation runs the parts in this order and a free in the reverse order, so both go as in
+        // SLUB: first the checks (poison on allocation, red zone on free), then tracking, then the
+        // writes (red zone on allocation, poison on free).
         if ((debug & SlabDebugFlags.Track) != 0)
         {
             parts.Add(new TrackBehavior());
+        }
+
+        if ((debug & SlabDebugFlags.RedZone) != 0)
+        {
+            parts.Add(new RedZoneBehavior());
         }
 
         return parts.Count == 0 ? null : parts.Count == 1 ? parts[0] : new CompositeBehavior(parts);
