@@ -46,8 +46,14 @@ internal sealed class CacheFlusher : IDisposable
     {
         _cache = cache;
         _time = time;
-        _interval = interval;
+
+        // Timers count whole milliseconds: TimeProvider.System's takes a shorter period as 0, which
+        // means "fire once", and the flusher would then stay armed and never run again.
+        _interval = interval < MinimumInterval ? MinimumInterval : interval;
     }
+
+    /// <summary>The shortest interval a timer honours; shorter ones are taken as this.</summary>
+    internal static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Timer callbacks run so far (for tests and diagnostics).</summary>
     internal long Ticks => Volatile.Read(ref _ticks);
