@@ -6,8 +6,8 @@ namespace SlabPools.Derived;
 
 /// <summary>
 /// The methods of a slab cache that a derived allocator changes. A plain cache has none and keeps
-/// the lock-free fast path; a derived cache runs every allocation and free through its behaviours,
-/// in order, under the cache's derived-path lock.
+/// the lock-free fast path; a derived cache runs every allocation through its behaviours in order,
+/// and every free in the reverse order, under the cache's derived-path lock.
 /// </summary>
 /// <remarks>
 /// Layout of an object of a derived cache (<c>size8</c> is the object size rounded up to 8):
@@ -49,7 +49,12 @@ internal abstract class DerivedBehavior
     }
 }
 
-/// <summary>Several behaviours applied in order.</summary>
+/// <summary>
+/// Several behaviours: applied in order when an object is handed out and in the reverse order when
+/// it comes back, so that each behaviour's free hook sees the object as that behaviour left it: the
+/// red zone, which starts at the requested size inside the object, is checked before poisoning
+/// fills the whole object, as poison is checked before the red zone is written.
+/// </summary>
 internal sealed class CompositeBehavior(IReadOnlyList<DerivedBehavior> parts) : DerivedBehavior
 {
     internal IReadOnlyList<DerivedBehavior> Parts => parts;
@@ -80,9 +85,9 @@ internal sealed class CompositeBehavior(IReadOnlyList<DerivedBehavior> parts) : 
 
     internal override void OnFree(SlabCache cache, Slab slab, int index, nint address)
     {
-        foreach (DerivedBehavior b in parts)
+        for (int i = parts.Count - 1; i >= 0; i--)
         {
-            b.OnFree(cache, slab, index, address);
+            parts[i].OnFree(cache, slab, index, address);
         }
     }
 

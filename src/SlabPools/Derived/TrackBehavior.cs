@@ -113,7 +113,24 @@ internal sealed class TrackBehavior : DerivedBehavior
         return result;
     }
 
-    internal static string Capture() => new StackTrace(3, fNeedFileInfo: false).ToString();
+    /// <summary>
+    /// The caller's stack, from the first frame outside SlabPools. The number of SlabPools frames
+    /// is not fixed: methods the JIT inlines (the pools' AggressiveInlining fast paths, once tiered
+    /// up) have no frame of their own, so skipping a fixed count dropped the user's frames.
+    /// </summary>
+    internal static string Capture()
+    {
+        StackFrame[] frames = new StackTrace(1, fNeedFileInfo: false).GetFrames();
+        int first = 0;
+        while (first < frames.Length - 1 && DiagnosticMethodInfo.Create(frames[first])?.DeclaringAssemblyName == s_assembly)
+        {
+            first++;
+        }
+
+        return new StackTrace(frames[first..]).ToString();
+    }
+
+    private static readonly string? s_assembly = typeof(TrackBehavior).Assembly.FullName;
 
     internal static string Indent(string stack)
     {

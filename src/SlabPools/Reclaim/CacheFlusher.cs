@@ -18,6 +18,11 @@ namespace SlabPools.Reclaim;
 /// flusher is already armed.</para>
 /// <para>Disarming races with new activity: the tick disarms first and then looks at the activity
 /// count once more, re-arming if it moved, so no activity is left without a flusher.</para>
+/// <para>Arming runs on the cache's slow path, under a magazine's (reentrant) lock and with that
+/// magazine half rebuilt. A <see cref="TimeProvider"/> may run due timer callbacks on the thread
+/// that calls into it (FakeTimeProvider does, from <see cref="ITimer.Change"/>, while another
+/// thread advances the clock): a tick there would flush the magazine from under its own slow path.
+/// Such a tick is skipped; the periodic timer fires again one interval later.</para>
 /// </remarks>
 internal sealed class CacheFlusher : IDisposable
 {
@@ -34,12 +39,22 @@ internal sealed class CacheFlusher : IDisposable
     private long _ticks;
     private bool _disposed;          // guarded by _timerLock
 
+    // True while this thread is inside Arm's calls into the timer (see the remarks).
+    [ThreadStatic]
+    private static bool t_arming;
+
     internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval)
     {
         _cache = cache;
         _time = time;
-        _interval = interval;
+
+        // Timers count whole milliseconds: TimeProvider.System's takes a shorter period as 0, which
+        // means "fire once", and the flusher would then stay armed and never run again.
+        _interval = interval < MinimumInterval ? MinimumInterval : interval;
     }
+
+    /// <summary>The shortest interval a timer honours; shorter ones are taken as this.</summary>
+    internal static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Timer callbacks run so far (for tests and diagnostics).</summary>
     internal long Ticks => Volatile.Read(ref _ticks);
@@ -65,14 +80,28 @@ internal sealed class CacheFlusher : IDisposable
             }
 
             _lastActivity = _cache.Activity;
-            _timer ??= _time.CreateTimer(static s => ((CacheFlusher)s!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            Volatile.Write(ref _armed, 1);
-            _timer.Change(_interval, _interval);
+            bool outer = t_arming;
+            t_arming = true;
+            try
+            {
+                _timer ??= _time.CreateTimer(static s => ((CacheFlusher)s!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                Volatile.Write(ref _armed, 1);
+                _timer.Change(_interval, _interval);
+            }
+            finally
+            {
+                t_arming = outer;
+            }
         }
     }
 
     private void Tick()
     {
+        if (t_arming)
+        {
+            return; // run by the timer inside Arm, on a slow path: see the remarks
+        }
+
         Interlocked.Increment(ref _ticks);
         long activity = _cache.Activity;
         bool active = activity != Volatile.Read(ref _lastActivity);

@@ -100,7 +100,8 @@ public sealed partial class SlabCache : IObjectCache
     private readonly int _linkOffset;
     private readonly int _markOffset;
 
-    // SlabPoolsOptions.ClearOnReturn: objects are zeroed when they come back.
+    // SlabPoolsOptions.ClearOnReturn: objects are zeroed when they come back (poisoned instead, in
+    // a poisoning cache).
     private readonly bool _clearOnFree;
 
     internal SlabCache(SlabAllocator owner, string name, int objectSize, PageAllocator pages, SlabDebugFlags debug, Func<Slab, int, object>? slotConstructor = null, SlabCacheOptions? options = null)
@@ -140,7 +141,9 @@ public sealed partial class SlabCache : IObjectCache
         }
 
         Alignment = alignment;
-        _clearOnFree = owner.Options.ClearOnReturn;
+        // A poisoning cache overwrites every byte on free anyway (and a cleared object would fail
+        // the poison check when it is next handed out).
+        _clearOnFree = owner.Options.ClearOnReturn && !HasPart<PoisonBehavior>(_behavior);
         _cpuSlots = new CpuSlot[_topology.ProcessorCount];
         for (int i = 0; i < _cpuSlots.Length; i++)
         {
@@ -173,17 +176,39 @@ public sealed partial class SlabCache : IObjectCache
             parts.Add(new PoisonBehavior());
         }
 
-        if ((debug & SlabDebugFlags.RedZone) != 0)
-        {
-            parts.Add(new RedZoneBehavior());
-        }
-
+        // Allocation runs the parts in this order and a free in the reverse order, so both go as in
+        // SLUB: first the checks (poison on allocation, red zone on free), then tracking, then the
+        // writes (red zone on allocation, poison on free).
         if ((debug & SlabDebugFlags.Track) != 0)
         {
             parts.Add(new TrackBehavior());
         }
 
+        if ((debug & SlabDebugFlags.RedZone) != 0)
+        {
+            parts.Add(new RedZoneBehavior());
+        }
+
         return parts.Count == 0 ? null : parts.Count == 1 ? parts[0] : new CompositeBehavior(parts);
+    }
+
+    private static bool HasPart<T>(DerivedBehavior? behavior)
+        where T : DerivedBehavior
+    {
+        if (behavior is CompositeBehavior composite)
+        {
+            foreach (DerivedBehavior part in composite.Parts)
+            {
+                if (part is T)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return behavior is T;
     }
 
     /// <summary>The cache's name, for example <c>kmalloc-192</c>.</summary>
@@ -411,12 +436,15 @@ public sealed partial class SlabCache : IObjectCache
                 return;
             }
 
+            _behavior?.OnFree(this, slab, index, address);
+
+            // Cleared after the free hooks: a red zone inside the object (from the requested size
+            // on) must still hold its pattern when it is checked.
             if (_clearOnFree)
             {
                 ClearObject(address);
             }
 
-            _behavior?.OnFree(this, slab, index, address);
             Mark(address);
             if (DeferReuseByRcu)
             {
