@@ -34,7 +34,7 @@ fig.savefig(f"{out}/waste.png", dpi=110)
 series = defaultdict(list)
 for r in csv.DictReader(open(f"{out}/idle.csv")):
     second = int(r["second"])
-    if second >= 0:
+    if second >= -1:
         series[r["pool"]].append((second, int(r["rss_bytes"]) / 2**20, int(r["pool_bytes"])))
 fig, ax = plt.subplots(figsize=(10, 4.5))
 for pool, points in series.items():

@@ -65,8 +65,8 @@ internal static class IdleReport
 
         File.WriteAllText(Path.Combine(outDir, "idle.csv"), csv.ToString());
         var md = new StringBuilder("# Idle: memory after a burst of 20,000 buffers of 4 KiB is returned\n\n");
-        md.Append("MiB at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher; no GC is forced.\n\n");
-        md.Append("| pool | RSS peak | RSS returned | RSS 10 s | RSS 20 s | RSS end | GC heap end | pool end |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        md.Append("MiB before the burst, at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher; no GC is forced.\n\n");
+        md.Append("| pool | RSS before | RSS peak | RSS returned | RSS 10 s | RSS 20 s | RSS end | GC heap end | pool peak | pool end |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         foreach ((string pool, List<string[]> lines) in rows)
         {
             string Mib(int index, int column) => (double.Parse(lines[Math.Min(index, lines.Count - 1)][column], CultureInfo.InvariantCulture) / (1 << 20)).ToString("0.0", CultureInfo.InvariantCulture);
@@ -77,7 +77,8 @@ internal static class IdleReport
             }
 
             string poolEnd = lines[^1][1] == "-1" ? "n/a" : Mib(lines.Count - 1, 1);
-            md.Append(CultureInfo.InvariantCulture, $"| {pool} | {Mib(0, 3)} | {Mib(1, 3)} | {Mib(At(10), 3)} | {Mib(At(20), 3)} | {Mib(lines.Count - 1, 3)} | {Mib(lines.Count - 1, 2)} | {poolEnd} |\n");
+            string poolPeak = lines[1][1] == "-1" ? "n/a" : Mib(1, 1);
+            md.Append(CultureInfo.InvariantCulture, $"| {pool} | {Mib(0, 3)} | {Mib(1, 3)} | {Mib(2, 3)} | {Mib(At(10), 3)} | {Mib(At(20), 3)} | {Mib(lines.Count - 1, 3)} | {Mib(lines.Count - 1, 2)} | {poolPeak} | {poolEnd} |\n");
         }
 
         File.WriteAllText(Path.Combine(outDir, "idle.md"), md.ToString());
@@ -85,7 +86,7 @@ internal static class IdleReport
         return 0;
     }
 
-    /// <summary>Runs one pool and prints "second,pool_bytes,gc_heap_bytes,rss_bytes" lines: -2 = peak, -1 = just returned, then 0..seconds.</summary>
+    /// <summary>Runs one pool and prints "second,pool_bytes,gc_heap_bytes,rss_bytes" lines: -3 = before the burst, -2 = peak, -1 = just returned, then 0..seconds.</summary>
     internal static int RunOne(string pool, int seconds)
     {
         SlabAllocator? allocator = null;
@@ -141,6 +142,7 @@ internal static class IdleReport
                 return 2;
         }
 
+        Sample(-3, poolBytes);
         burst();
         Sample(-2, poolBytes);
         release();
