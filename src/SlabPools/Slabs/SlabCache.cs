@@ -369,20 +369,13 @@ public sealed partial class SlabCache : IObjectCache
     public void Free(nint address)
     {
         Slab? slab = _map.Find(address);
-        int index;
-        if (slab is null || !ReferenceEquals(slab.Cache, this) || (index = slab.IndexOf(address)) < 0)
+        if (slab is null || !ReferenceEquals(slab.Cache, this))
         {
             ReportForeign(address, slab);
             return;
         }
 
-        if (!_derived && FreeCookie.IsMarked(address))
-        {
-            ReportDoubleFree(slab, address);
-            return;
-        }
-
-        FreeObject(new SlabObject(slab, index));
+        FreeFound(slab, address);
     }
 
     /// <summary>Frees an object whose slab the caller has just looked up (the pointer API): no second lookup.</summary>
