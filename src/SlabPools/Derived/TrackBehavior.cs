@@ -30,8 +30,18 @@ internal sealed class TrackBehavior : DerivedBehavior
         internal bool Live;
     }
 
-    internal override void OnAllocate(SlabCache cache, Slab slab, int index, nint address, int requested)
+    internal override void OnAllocate(SlabCache cache, Slab slab, int index, nint address, int requested) =>
+        Record(address, allocated: true);
+
+    internal override void OnFree(SlabCache cache, Slab slab, int index, nint address) =>
+        Record(address, allocated: false);
+
+    // The stack is captured before taking the lock: it is by far the slowest part.
+    private void Record(nint address, bool allocated)
     {
+        string stack = Capture();
+        int thread = Environment.CurrentManagedThreadId;
+        DateTime now = DateTime.UtcNow;
         lock (_lock)
         {
             if (!_records.TryGetValue(address, out TrackRecord? r))
@@ -39,26 +49,16 @@ internal sealed class TrackBehavior : DerivedBehavior
                 _records[address] = r = new TrackRecord();
             }
 
-            r.AllocStack = Capture();
-            r.AllocThread = Environment.CurrentManagedThreadId;
-            r.AllocTime = DateTime.UtcNow;
-            r.Live = true;
-        }
-    }
-
-    internal override void OnFree(SlabCache cache, Slab slab, int index, nint address)
-    {
-        lock (_lock)
-        {
-            if (!_records.TryGetValue(address, out TrackRecord? r))
+            if (allocated)
             {
-                _records[address] = r = new TrackRecord();
+                (r.AllocStack, r.AllocThread, r.AllocTime) = (stack, thread, now);
+            }
+            else
+            {
+                (r.FreeStack, r.FreeThread, r.FreeTime) = (stack, thread, now);
             }
 
-            r.FreeStack = Capture();
-            r.FreeThread = Environment.CurrentManagedThreadId;
-            r.FreeTime = DateTime.UtcNow;
-            r.Live = false;
+            r.Live = allocated;
         }
     }
 
