@@ -39,7 +39,11 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     {
         _allocator = allocator;
         _slots = new Pools.SlotPool<Pools.NativeMemoryOwner>(allocator, allocator.NativePages, "native-", static g => new Pools.NativeMemoryOwner(g));
+        _hotId = _slots.HotId;
     }
+
+    // The hot tier's id (-1: none), kept here so the fast path reads it from the pool itself.
+    private readonly int _hotId;
 
     /// <summary>The largest buffer <see cref="Rent"/> gives: <see cref="SizeClasses.MaxSize"/>.</summary>
     public override int MaxBufferSize => SizeClasses.MaxSize;
@@ -58,7 +62,13 @@ public sealed class NativeBufferPool : MemoryPool<byte>
             minBufferSize = Pools.PoolArguments.DefaultOrThrow(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
         }
 
-        return _slots.Rent(minBufferSize).MarkRented();
+        int index = Pools.SlotPool<Pools.NativeMemoryOwner>.ClassIndexOf(minBufferSize);
+        if (HotTier<Pools.NativeMemoryOwner>.TryTake(_hotId, index, out Pools.NativeMemoryOwner owner))
+        {
+            return owner.RentFromHot();
+        }
+
+        return _slots.Rent(index).MarkRented();
     }
 
     /// <summary>Allocates <paramref name="size"/> bytes of native memory (at least 16 bytes are reserved).</summary>

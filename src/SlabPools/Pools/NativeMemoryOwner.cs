@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using SlabPools.Slabs;
 
 namespace SlabPools.Pools;
 
@@ -8,12 +9,15 @@ namespace SlabPools.Pools;
 /// A buffer rented from <see cref="NativeBufferPool"/>: a slot of a native slab, outside the GC
 /// heap. <see cref="Pin"/> gives its fixed address at no cost (nothing needs pinning).
 /// </summary>
-public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>
+public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, IDisposable
 {
     private readonly SlotGroup _group;
     private readonly byte* _address;
     private readonly int _length;
     private bool _rented;
+
+    // Set once by Link when the slot's owners are made (see SlotGroup).
+    private OwnerLink<NativeMemoryOwner> _link;
 
     internal NativeMemoryOwner(SlotGroup group)
     {
@@ -21,6 +25,12 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>
         _address = (byte*)group.Address;
         _length = group.Length;
     }
+
+    SlotGroup ISlotOwner.Group => _group;
+
+    int ISlotOwner.RingIndex => _link.RingIndex;
+
+    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex) => _link = new OwnerLink<NativeMemoryOwner>(next, ringIndex, hotId, classIndex);
 
     /// <summary>The buffer's address, valid until the owner is disposed.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
@@ -70,8 +80,27 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>
         return this;
     }
 
-    /// <summary>Gives the buffer back. A second Dispose is reported as a double free and otherwise ignored.</summary>
-    protected override void Dispose(bool disposing)
+    /// <summary>Hands out this owner, taken from a hot tier: its slot is free and should bear its mark.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal NativeMemoryOwner RentFromHot()
+    {
+        if (!FreeCookie.IsMarked((nint)_address))
+        {
+            ReportWrittenAfterFree();
+        }
+
+        FreeCookie.Wipe((nint)_address);
+        _rented = true;
+        return this;
+    }
+
+    /// <summary>
+    /// Gives the buffer back. A second Dispose is reported as a double free and otherwise ignored.
+    /// (Re-implements <see cref="IDisposable.Dispose"/>: the owner has no finalizer, so the base
+    /// class's <see cref="GC.SuppressFinalize"/> call is skipped.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Dispose()
     {
         if (!_rented)
         {
@@ -80,8 +109,38 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>
         }
 
         _rented = false;
+        int hotId = _link.HotId;
+        if (hotId >= 0)
+        {
+            // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
+            FreeCookie.Mark((nint)_address);
+            if (!HotTier<NativeMemoryOwner>.TryPut(hotId, _link.ClassIndex, _link.Next, out NativeMemoryOwner? displaced))
+            {
+                ReturnWithoutHotState();
+            }
+            else if (displaced is not null)
+            {
+                SlotPool<NativeMemoryOwner>.PushToMagazine(displaced);
+            }
+
+            return;
+        }
+
         SlotPool<NativeMemoryOwner>.Return(_group);
     }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing) => Dispose();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnWithoutHotState()
+    {
+        ((HotTier<NativeMemoryOwner>)_group.HotTier!).OnSlowPath();
+        SlotPool<NativeMemoryOwner>.PushToMagazine(_link.Next);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportWrittenAfterFree() => _group.Cache.ReportWrittenAfterFree(_group.Slab, (nint)_address);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfNotRented()

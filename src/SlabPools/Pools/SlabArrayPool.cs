@@ -29,9 +29,35 @@ public sealed class SlabArrayPool : ArrayPool<byte>
 {
     private readonly SlabAllocator _allocator;
     private readonly ArraySlabCache?[] _caches = new ArraySlabCache?[SizeClasses.Count];
+
+    // Per size class, the id of the class cache's per-thread magazines when rent and return may be
+    // done here inline (ArraySlabCache.InlineId), else -1: not created yet, debugging or
+    // clear-on-return, all of which take the cache's own path. Kept apart from _caches so that the
+    // fast path's dependent loads are this array, the thread's table and the magazine.
+    private readonly int[] _inlineIds = NewInlineIds();
     private readonly Lock _createLock = new();
 
-    internal SlabArrayPool(SlabAllocator allocator) => _allocator = allocator;
+    // One free array per thread and class in front of the magazines (null, and _hotId -1, when
+    // debugging or clear-on-return send every operation through the caches).
+    private readonly HotTier<byte[]>? _hot;
+    private readonly int _hotId = -1;
+
+    internal SlabArrayPool(SlabAllocator allocator)
+    {
+        _allocator = allocator;
+        if (allocator.Options.Debug == SlabDebugFlags.None && !allocator.Options.ClearOnReturn)
+        {
+            _hot = new HotTier<byte[]>();
+            _hotId = _hot.Id;
+        }
+    }
+
+    private static int[] NewInlineIds()
+    {
+        int[] ids = new int[SizeClasses.Count];
+        Array.Fill(ids, -1);
+        return ids;
+    }
 
     /// <summary>The largest length served from the pool.</summary>
     public int MaxArrayLength => SizeClasses.MaxSize;
@@ -42,13 +68,18 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     public override byte[] Rent(int minimumLength)
     {
         int index = SizeClasses.IndexOf(minimumLength);
-        if ((uint)index < (uint)_caches.Length && minimumLength > 0)
+        if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
+            && (HotTier<byte[]>.TryTake(_hotId, index, out byte[] array) || ThreadCache<byte[]>.TryPop(_inlineIds[index], out array)))
         {
-            ArraySlabCache? cache = _caches[index];
-            if (cache is not null)
+            // A free array bears the mark; a damaged one was written after it was returned.
+            ref ulong mark = ref ArraySlabCache.MarkOf(array);
+            if (mark != ArraySlabCache.s_mark)
             {
-                return cache.Rent();
+                _caches[index]!.ReportWrittenAfterReturn(array, null);
             }
+
+            mark = 0;
+            return array;
         }
 
         return RentSlow(minimumLength);
@@ -69,6 +100,7 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         }
 
         _allocator.ThrowIfDisposed();
+        _hot?.OnSlowPath();
         return CacheFor(index).Rent();
     }
 
@@ -87,18 +119,52 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         {
             int length = array.Length;
             int index = SizeClasses.IndexOf(length);
-            if ((uint)index < (uint)_caches.Length)
+            if ((uint)index < (uint)SizeClasses.CountConst)
             {
-                ArraySlabCache? cache = _caches[index];
-                if (cache is not null && cache.Size == length)
+                int id = _inlineIds[index];
+
+                // id >= 0: the class's cache exists and is plain; the length must be the class's own.
+                if (id >= 0 && SizeClasses.SizeAt(index) == length)
                 {
-                    cache.Return(array, clearArray);
-                    return;
+                    // An array bearing the mark is in the pool already: the slow path reports it.
+                    ref ulong mark = ref ArraySlabCache.MarkOf(array);
+                    if (mark != ArraySlabCache.s_mark)
+                    {
+                        if (clearArray)
+                        {
+                            Array.Clear(array);
+                        }
+
+                        mark = ArraySlabCache.s_mark;
+                        if (HotTier<byte[]>.TryPut(_hotId, index, array, out byte[]? displaced))
+                        {
+                            if (displaced is null)
+                            {
+                                return;
+                            }
+
+                            array = displaced; // the slot's previous array goes down to the magazine
+                        }
+
+                        if (!ThreadCache<byte[]>.TryPush(id, array))
+                        {
+                            PushSlow(index, array);
+                        }
+
+                        return;
+                    }
                 }
             }
         }
 
         ReturnSlow(array!, clearArray);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PushSlow(int index, byte[] array)
+    {
+        _hot?.OnSlowPath();
+        _caches[index]!.PushSlow(array);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -135,8 +201,14 @@ public sealed class SlabArrayPool : ArrayPool<byte>
             {
                 int size = SizeClasses.SizeAt(index);
                 cache = new ArraySlabCache(_allocator, "array-" + size.ToString(System.Globalization.CultureInfo.InvariantCulture), size);
+                if (_hot is not null && cache.InlineId >= 0)
+                {
+                    cache.Hot = _hot.Attach(index, cache);
+                }
+
                 _allocator.Register(cache);
                 Volatile.Write(ref _caches[index], cache);
+                Volatile.Write(ref _inlineIds[index], cache.InlineId);
             }
 
             return cache;

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using SlabPools.Slabs;
 
 namespace SlabPools.Pools;
 
@@ -8,17 +9,28 @@ namespace SlabPools.Pools;
 /// A buffer rented from <see cref="SlabMemoryPool"/>: a slot of a pinned managed slab. Owners are
 /// made with their slab and reused; do not keep one after disposing it.
 /// </summary>
-public sealed class SlabMemoryOwner : IMemoryOwner<byte>
+public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
 {
     private readonly SlotGroup _group;
     private readonly Memory<byte> _memory;
+    private readonly nint _address;
     private bool _rented;
+
+    // Set once by Link when the slot's owners are made (see SlotGroup).
+    private OwnerLink<SlabMemoryOwner> _link;
 
     internal SlabMemoryOwner(SlotGroup group)
     {
         _group = group;
+        _address = group.Address;
         _memory = new Memory<byte>(group.Slab.Block.Array, group.Offset, group.Length);
     }
+
+    SlotGroup ISlotOwner.Group => _group;
+
+    int ISlotOwner.RingIndex => _link.RingIndex;
+
+    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex) => _link = new OwnerLink<SlabMemoryOwner>(next, ringIndex, hotId, classIndex);
 
     /// <summary>The buffer: the whole slot, at least the size asked for. Pinned: its address never changes.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed (and not rented again since).</exception>
@@ -43,6 +55,20 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>
         return this;
     }
 
+    /// <summary>Hands out this owner, taken from a hot tier: its slot is free and should bear its mark.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal SlabMemoryOwner RentFromHot()
+    {
+        if (!FreeCookie.IsMarked(_address))
+        {
+            ReportWrittenAfterFree();
+        }
+
+        FreeCookie.Wipe(_address);
+        _rented = true;
+        return this;
+    }
+
     /// <summary>Gives the buffer back. A second Dispose is reported as a double free and otherwise ignored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
@@ -54,8 +80,36 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>
         }
 
         _rented = false;
+        int hotId = _link.HotId;
+        if (hotId >= 0)
+        {
+            // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
+            // the thread's hot slot, the one it displaces (if any) down to the magazines.
+            FreeCookie.Mark(_address);
+            if (!HotTier<SlabMemoryOwner>.TryPut(hotId, _link.ClassIndex, _link.Next, out SlabMemoryOwner? displaced))
+            {
+                ReturnWithoutHotState();
+            }
+            else if (displaced is not null)
+            {
+                SlotPool<SlabMemoryOwner>.PushToMagazine(displaced);
+            }
+
+            return;
+        }
+
         SlotPool<SlabMemoryOwner>.Return(_group);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnWithoutHotState()
+    {
+        ((HotTier<SlabMemoryOwner>)_group.HotTier!).OnSlowPath();
+        SlotPool<SlabMemoryOwner>.PushToMagazine(_link.Next);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportWrittenAfterFree() => _group.Cache.ReportWrittenAfterFree(_group.Slab, _address);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReportDoubleDispose() => OwnerErrors.DoubleDispose(_group);

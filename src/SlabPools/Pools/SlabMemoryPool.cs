@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using SlabPools.Slabs;
 
 namespace SlabPools.Pools;
 
@@ -32,7 +33,11 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
         _allocator = allocator;
         _slots = new SlotPool<SlabMemoryOwner>(allocator, allocator.PinnedPages, "pinned-", static g => new SlabMemoryOwner(g));
+        _hotId = _slots.HotId;
     }
+
+    // The hot tier's id (-1: none), kept here so the fast path reads it from the pool itself.
+    private readonly int _hotId;
 
     /// <summary>The largest buffer: <see cref="SizeClasses.MaxSize"/> (1 MiB), so that Pipelines sends all its segments here.</summary>
     public override int MaxBufferSize => SizeClasses.MaxSize;
@@ -51,7 +56,13 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
             minBufferSize = PoolArguments.DefaultOrThrow(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
         }
 
-        return _slots.Rent(minBufferSize).MarkRented();
+        int index = SlotPool<SlabMemoryOwner>.ClassIndexOf(minBufferSize);
+        if (HotTier<SlabMemoryOwner>.TryTake(_hotId, index, out SlabMemoryOwner owner))
+        {
+            return owner.RentFromHot();
+        }
+
+        return _slots.Rent(index).MarkRented();
     }
 
     /// <summary>Does nothing: the memory belongs to the allocator.</summary>

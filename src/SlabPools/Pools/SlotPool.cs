@@ -32,10 +32,15 @@ internal sealed class SlotGroup
     /// <summary>The pool's per-thread tier for this slot's cache (null for derived caches, which have none).</summary>
     internal ThreadCache<SlotGroup>? Magazines;
 
-    // Written only by the thread that holds the slot (between its allocation and its free).
+    /// <summary>The pool's <see cref="HotTier{T}"/> of owners, for the owners' slow paths (null when the owners carry hot id -1).</summary>
+    internal object? HotTier;
+
+    // The ring index of the owner rented last: a rent from the magazines hands out the next one.
+    // Written only by the thread that holds the slot (between its allocation and its free), or by
+    // whoever moves the slot's next owner from a hot tier down to the magazines' backend.
     internal int Generation;
 
-    internal SlotGroup(SlabCache cache, Slab slab, int index, int ownersPerSlot, Func<SlotGroup, object> createOwner)
+    internal SlotGroup(SlabCache cache, Slab slab, int index, int ownersPerSlot, Func<SlotGroup, object> createOwner, int hotId, int classIndex)
     {
         Cache = cache;
         Slab = slab;
@@ -46,11 +51,56 @@ internal sealed class SlotGroup
         {
             Owners[i] = createOwner(this);
         }
+
+        // The owners form a ring: disposing owner k makes owner k + 1 the slot's next (see the class remarks).
+        for (int i = 0; i < ownersPerSlot; i++)
+        {
+            ((ISlotOwner)Owners[i]).Link(Owners[(i + 1) & (ownersPerSlot - 1)], i, hotId, classIndex);
+        }
     }
 
     internal int Length => Cache.ObjectSize;
 
     internal int Offset => Index * Slab.Stride;
+}
+
+/// <summary>What the pools need of an owner beyond its public face.</summary>
+internal interface ISlotOwner
+{
+    /// <summary>The slot.</summary>
+    SlotGroup Group { get; }
+
+    /// <summary>The owner's place in its slot's ring.</summary>
+    int RingIndex { get; }
+
+    /// <summary>Called once, when the slot's owners are made: the ring's next owner and the hot tier the owner returns to (-1: none).</summary>
+    void Link(object next, int ringIndex, int hotId, int classIndex);
+}
+
+/// <summary>An owner's place among its slot's owners, set once when the slot is made.</summary>
+/// <typeparam name="TOwner">The owner type.</typeparam>
+internal struct OwnerLink<TOwner>
+    where TOwner : class
+{
+    /// <summary>The ring's next owner: the one a Dispose makes the slot's next.</summary>
+    internal TOwner Next;
+
+    /// <summary>This owner's index in the ring.</summary>
+    internal int RingIndex;
+
+    /// <summary>The pool's hot tier to return to (-1: none, the slow path).</summary>
+    internal int HotId;
+
+    /// <summary>The slot's size class.</summary>
+    internal int ClassIndex;
+
+    internal OwnerLink(object next, int ringIndex, int hotId, int classIndex)
+    {
+        Next = (TOwner)next;
+        RingIndex = ringIndex;
+        HotId = hotId;
+        ClassIndex = classIndex;
+    }
 }
 
 /// <summary>Slot groups are the items of a memory pool's magazines.</summary>
@@ -71,19 +121,29 @@ internal readonly struct SlotGroupCodec : ISlotCodec<SlotGroup>
 /// The machinery shared by the two memory pools: one slab cache per size class (created on first
 /// use, with slot owners made by the caches' slot constructor), rent and return by slot.
 /// </summary>
+/// <remarks>
+/// <para>Tiers, fastest first: the pool's <see cref="HotTier{T}"/> of owners (per thread one free
+/// slot's next owner per class: rent takes it, dispose puts the ring's next owner there), then the
+/// per-thread magazines of slot groups, then the cache's slabs. The pools' fast paths (in
+/// <see cref="SlabMemoryPool"/>, <see cref="NativeBufferPool"/> and the owners' Dispose) touch only
+/// the hot tier; everything else starts here.</para>
+/// <para>Derived caches (debugging) and clear-on-return have no hot tier and no magazines of
+/// owners: their owners carry hot id -1 and every operation takes the cache's own path.</para>
+/// </remarks>
 internal sealed class SlotPool<TOwner>
-    where TOwner : class
+    where TOwner : class, ISlotOwner
 {
     private readonly SlabAllocator _allocator;
     private readonly PageAllocator _pages;
     private readonly string _prefix;
     private readonly int _ownersPerSlot;
     private readonly Func<SlotGroup, object> _createOwner;
-    private readonly SlabCache?[] _caches = new SlabCache?[SizeClasses.Count];
+    private readonly SlabCache?[] _caches = new SlabCache?[SizeClasses.CountConst];
+    private readonly HotTier<TOwner>? _hot;
 
-    // The pool's per-thread tier: magazines of slot groups, so that a rent finds its owner without
-    // going through the slab (null for derived caches, which take their own slow path).
-    private readonly ThreadCache<SlotGroup>?[] _magazines = new ThreadCache<SlotGroup>?[SizeClasses.Count];
+    // The pool's per-thread tier behind the hot one: magazines of slot groups, so that a rent finds
+    // its owner without going through the slab (null for derived caches, which take their own slow path).
+    private readonly ThreadCache<SlotGroup>?[] _magazines = new ThreadCache<SlotGroup>?[SizeClasses.CountConst];
     private readonly Lock _createLock = new();
 
     internal SlotPool(SlabAllocator allocator, PageAllocator pages, string prefix, Func<SlotGroup, object> createOwner)
@@ -93,26 +153,40 @@ internal sealed class SlotPool<TOwner>
         _prefix = prefix;
         _createOwner = createOwner;
         _ownersPerSlot = (allocator.Options.Debug & (SlabDebugFlags.ConsistencyChecks | SlabDebugFlags.Track)) != 0 ? 8 : 2;
+        if (allocator.Options.Debug == SlabDebugFlags.None && !allocator.Options.ClearOnReturn)
+        {
+            _hot = new HotTier<TOwner>();
+            HotId = _hot.Id;
+        }
     }
 
-    /// <summary>Buffers above this size are rounded up to whole multiples of it (see <see cref="Rent"/>).</summary>
+    /// <summary>Buffers above this size are rounded up to whole multiples of it (see <see cref="ClassIndexOf"/>).</summary>
     internal const int PageGranule = 4096;
 
+    /// <summary>The id of the pool's hot tier (-1: none, every rent takes <see cref="Rent"/>).</summary>
+    internal int HotId { get; } = -1;
+
     /// <summary>
-    /// Rents the next owner of a free slot of the class for <paramref name="size"/> (1..MaxSize).
-    /// Sizes above 4 KiB are first rounded up to a multiple of 4 KiB: buffer users (Pipelines,
-    /// sockets) take whatever length they get, and using only the 4 KiB-multiple classes keeps a
-    /// spread of request sizes from holding partial slabs in many classes.
+    /// The class for a buffer of <paramref name="size"/> bytes (1..MaxSize). Sizes above 4 KiB are
+    /// first rounded up to a multiple of 4 KiB: buffer users (Pipelines, sockets) take whatever
+    /// length they get, and using only the 4 KiB-multiple classes keeps a spread of request sizes
+    /// from holding partial slabs in many classes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal TOwner Rent(int size)
+    internal static int ClassIndexOf(int size)
     {
         if (size > PageGranule)
         {
             size = (size + PageGranule - 1) & ~(PageGranule - 1);
         }
 
-        int index = SizeClasses.IndexOf(size);
+        return SizeClasses.IndexOf(size);
+    }
+
+    /// <summary>Rents the next owner of a free slot of class <paramref name="index"/> from the magazines or the slabs (the hot tier was empty).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal TOwner Rent(int index)
+    {
         ThreadCache<SlotGroup>? magazines = _magazines[index];
         SlotGroup group;
         if (magazines is not null && magazines.TryPop(out group))
@@ -135,7 +209,6 @@ internal sealed class SlotPool<TOwner>
         return Unsafe.As<TOwner>(owners[next & (owners.Length - 1)]);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private SlotGroup RentSlow(int index)
     {
         SlabCache cache = _caches[index] ?? CreateCache(index);
@@ -149,6 +222,7 @@ internal sealed class SlotPool<TOwner>
         }
 
         _allocator.ThrowIfDisposed();
+        _hot?.OnSlowPath();
         SlotGroup group = magazines.PopSlow();
         if (!FreeCookie.IsMarked(group.Address))
         {
@@ -159,8 +233,24 @@ internal sealed class SlotPool<TOwner>
         return group;
     }
 
-    /// <summary>Gives a slot back (the owner has checked that it was rented).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// The slow half of an owner's Dispose with a hot tier: the slot is marked free already, and
+    /// <paramref name="owner"/> (the slot's next owner) goes down to the magazines because the hot
+    /// slot was taken (it displaced the previous one) or the thread has no hot state yet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void PushToMagazine(TOwner owner)
+    {
+        SlotGroup group = owner.Group;
+        group.Generation = owner.RingIndex - 1;
+        ThreadCache<SlotGroup> magazines = group.Magazines!;
+        if (!magazines.TryPush(group))
+        {
+            magazines.PushSlow(group);
+        }
+    }
+
+    /// <summary>The slow path of a Dispose that found no hot tier: gives the slot back (the owner has checked that it was rented).</summary>
     internal static void Return(SlotGroup group)
     {
         ThreadCache<SlotGroup>? magazines = group.Magazines;
@@ -194,15 +284,23 @@ internal sealed class SlotPool<TOwner>
                 int ownersPerSlot = _ownersPerSlot;
                 Func<SlotGroup, object> createOwner = _createOwner;
                 ThreadCache<SlotGroup>? magazines = null;
+                int hotId = -1;
                 cache = _allocator.CreateSlotCache(
                     _prefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     size,
                     _pages,
-                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner) { Magazines = magazines });
+                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner, hotId, index) { Magazines = magazines, HotTier = hotId >= 0 ? _hot : null });
                 if (!cache.IsDerived)
                 {
-                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), new SlabCache.Backend<SlotGroup, SlotGroupCodec>(cache));
+                    var backend = new SlabCache.Backend<SlotGroup, SlotGroupCodec>(cache);
+                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), backend);
                     cache.RegisterThreadCache(magazines);
+                    if (_hot is not null && !cache.ClearOnFree)
+                    {
+                        cache.RegisterThreadCache(_hot.Attach(index, new OwnerSink(backend)));
+                        hotId = _hot.Id;
+                    }
+
                     Volatile.Write(ref _magazines[index], magazines);
                 }
 
@@ -210,6 +308,20 @@ internal sealed class SlotPool<TOwner>
             }
 
             return cache;
+        }
+    }
+
+    /// <summary>Where a flush of the hot tier sends owners: their slots go down to the slabs, each remembering which owner is next.</summary>
+    private sealed class OwnerSink(IMagazineBackend<SlotGroup> backend) : IHotSink<TOwner>
+    {
+        public void Drain(ReadOnlySpan<TOwner> objects)
+        {
+            foreach (TOwner owner in objects)
+            {
+                SlotGroup group = owner.Group;
+                group.Generation = owner.RingIndex - 1;
+                backend.Drain(new ReadOnlySpan<SlotGroup>(in group));
+            }
         }
     }
 }

@@ -40,10 +40,13 @@ public static class SizeClasses
     private const int ClassesPerPowerOfTwo = 8;
     private const int SmallLimitLog2 = 7;
 
+    /// <summary>Number of classes, as a constant (for fixed-size per-class tables).</summary>
+    internal const int CountConst = SmallCount + ((20 - SmallLimitLog2) * ClassesPerPowerOfTwo); // 119
+
     private static readonly int[] s_sizes = Generate();
 
     /// <summary>Number of classes.</summary>
-    public static int Count => s_sizes.Length;
+    public static int Count => CountConst;
 
     /// <summary>The class sizes, ascending.</summary>
     public static ReadOnlySpan<int> Sizes => s_sizes;
@@ -103,6 +106,11 @@ public static class SizeClasses
             {
                 sizes.Add((1 << k) + (j * step));
             }
+        }
+
+        if (sizes.Count != CountConst || sizes[^1] != MaxSize)
+        {
+            throw new InvalidOperationException("The size-class table does not match CountConst.");
         }
 
         return sizes.ToArray();

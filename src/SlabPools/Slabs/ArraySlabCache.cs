@@ -22,11 +22,12 @@ namespace SlabPools.Slabs;
 /// <para>Invariant: <c>Slabs == active + Σ node stack counts + Σ magazine counts</c>, where
 /// <c>Slabs</c> counts arrays made and not yet dropped.</para>
 /// </remarks>
-internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
+internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, IHotSink<byte[]>
 {
     private const int NewArraysPerRefill = 4;
 
-    private static readonly ulong s_mark = NewMark();
+    /// <summary>The free mark every free array bears at bytes 8..15 (see <see cref="MarkOf"/>).</summary>
+    internal static readonly ulong s_mark = NewMark();
 
     private readonly NodeTopology _topology;
     private readonly ErrorReporter _errors;
@@ -65,6 +66,19 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
 
     public string Name { get; }
 
+    /// <summary>
+    /// The id of this cache's magazines when the pool may serve it inline (no debugging, no
+    /// clear-on-return: rent is pop + mark check, return is mark check + push), else -1.
+    /// </summary>
+    internal int InlineId => _debug is null && !_clearOnReturn ? _magazines.Id : -1;
+
+    /// <summary>The pool's hot slots of this class (null when the pool has none): flushed, closed and counted with the magazines.</summary>
+    internal IThreadCache? Hot { get; set; }
+
+    /// <summary>Slow half of an inline return whose push failed: the array is checked and marked already.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void PushSlow(byte[] array) => _magazines.PushSlow(array);
+
     internal int Size { get; }
 
     public long Activity => Volatile.Read(ref _activity);
@@ -91,8 +105,9 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         return BitConverter.ToUInt64(bytes) | 1;
     }
 
+    /// <summary>Bytes 8..15 of <paramref name="array"/> (class sizes are at least 16 bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref ulong MarkOf(byte[] array) => ref Unsafe.As<byte, ulong>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), 8));
+    internal static ref ulong MarkOf(byte[] array) => ref Unsafe.As<byte, ulong>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), 8));
 
     /// <summary>Hands out an array of <see cref="Size"/> bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -220,13 +235,14 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         }
     }
 
-    public int FlushCpuAndThreadCaches() => _magazines.FlushRemote();
+    public int FlushCpuAndThreadCaches() => (Hot?.FlushRemote() ?? 0) + _magazines.FlushRemote();
 
     private volatile bool _closed;
 
     public void Close()
     {
         _closed = true;
+        Hot?.Close();
         _magazines.Close();
         ShrinkCore(flushMagazines: false, keepEmptySlabs: 0);
     }
@@ -275,6 +291,12 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
         // the count can lag behind the truth, never run below zero.
         long slabs = Math.Max(0, Volatile.Read(ref _slabs));
         (long hits, long misses) = _magazines.Counters;
+        long cached = _magazines.CachedObjects;
+        if (Hot is { } hot)
+        {
+            hits += hot.Counters.Hits;
+            cached += hot.CachedObjects;
+        }
 
         return new SlabCacheInfo
         {
@@ -283,7 +305,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>
             ObjectsPerSlab = 1,
             Slabs = slabs,
             TotalObjects = slabs,
-            ActiveObjects = Math.Max(0, slabs - free - _magazines.CachedObjects),
+            ActiveObjects = Math.Max(0, slabs - free - cached),
             PartialSlabs = free, // free single-object slabs wait on the node stacks
             BytesReserved = BytesReserved,
             Memory = "managed",

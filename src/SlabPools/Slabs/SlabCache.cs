@@ -13,6 +13,8 @@ namespace SlabPools;
  *
  * Layout of the tiers, fastest first
  * ----------------------------------
+ *   pools   per-thread hot slot (HotTier<T>)         one free object per thread and class, in
+ *                                                    front of the magazines of the pools' caches
  *   tier 0  per-thread magazines (ThreadCache<T>)   plain loads and stores, no atomics
  *   tier 1  per-CPU active slab (CpuSlot.Active)     one compare-and-swap on Slab.State per batch
  *   tier 2  per-node partial lists (NodePartialList) the node's lock
@@ -45,7 +47,7 @@ namespace SlabPools;
  *
  * Lock order
  * ----------
- *   1. a magazine's SyncRoot (tier-0 slow path, or a flusher)
+ *   1. a hot state's or a magazine's SyncRoot (their slow paths, or a flusher); never both held
  *   2. a node's partial-list lock (NodePartialList.Lock)
  *   3. the cache's slab registry lock (_registryLock), then the allocator's SlabMap lock
  * The page allocator is called holding none of them.

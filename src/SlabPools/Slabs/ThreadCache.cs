@@ -105,6 +105,71 @@ internal static class ThreadCacheTable
     private static int s_nextId;
 
     internal static int NewId() => Interlocked.Increment(ref s_nextId) - 1;
+
+    /// <summary>The calling thread's entry at <paramref name="id"/>, or null (also for a negative id).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static MagazineBase? Lookup(int id)
+    {
+        MagazineBase?[]? table = t_table;
+        return table is not null && (uint)id < (uint)table.Length ? table[id] : null;
+    }
+
+    /// <summary>The calling thread's table, grown to hold <paramref name="id"/>.</summary>
+    internal static MagazineBase?[] TableFor(int id)
+    {
+        MagazineBase?[]? table = t_table;
+        if (table is null || id >= table.Length)
+        {
+            var bigger = new MagazineBase?[Math.Max(id + 1, (table?.Length ?? 8) * 2)];
+            table?.CopyTo(bigger, 0);
+            t_table = table = bigger;
+        }
+
+        return table;
+    }
+
+    /// <summary>
+    /// The flusher's half of the handshake described on <see cref="MagazineBase"/>: takes every
+    /// state's lock, raises FlushRequested, fences every processor, and calls
+    /// <paramref name="drain"/> for each state whose owner is not inside its fast path (with the
+    /// lock still held); then lowers the flags (unless <paramref name="keepRequested"/>: the tier
+    /// was closed) and releases the locks.
+    /// </summary>
+    internal static void Handshake<TState>(TState[] states, Func<bool> keepRequested, Action<TState> drain)
+        where TState : MagazineBase
+    {
+        foreach (TState s in states)
+        {
+            s.SyncRoot.Enter();
+            Volatile.Write(ref s.FlushRequested, 1);
+        }
+
+        try
+        {
+            // After this fence an owner is either visibly Busy or will see FlushRequested.
+            Interlocked.MemoryBarrierProcessWide();
+            foreach (TState s in states)
+            {
+                if (Volatile.Read(ref s.Busy) == 0)
+                {
+                    drain(s);
+                }
+            }
+        }
+        finally
+        {
+            bool keep = keepRequested();
+            foreach (TState s in states)
+            {
+                if (!keep)
+                {
+                    Volatile.Write(ref s.FlushRequested, 0);
+                }
+
+                s.SyncRoot.Exit();
+            }
+        }
+    }
 }
 
 /// <summary>Per-thread magazines of one cache (or one pool over a cache).</summary>
@@ -134,69 +199,81 @@ internal sealed class ThreadCache<T> : IThreadCache
 
     internal int Capacity => _capacity;
 
+    /// <summary>The id of this cache's magazines in every thread's table (see <see cref="TryPop(int, out T)"/>).</summary>
+    internal int Id => _id;
+
     /// <summary>Fast path: pops a cached object of the calling thread, or returns false.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryPop(out T item)
-    {
-        MagazineBase?[]? table = ThreadCacheTable.t_table;
-        if (table is not null && (uint)_id < (uint)table.Length)
-        {
-            MagazineBase? mb = table[_id];
-            if (mb is not null)
-            {
-                // The table only ever holds Magazine<T> at this cache's id.
-                Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
-                // Busy first, then FlushRequested, and only then Count: the acquire read of the flag
-                // keeps the JIT and the processor from reading Count early (a Count read before the
-                // flag could be from before a flush that then completed unseen).
-                Volatile.Write(ref m.Busy, 1);
-                if (Volatile.Read(ref m.FlushRequested) == 0)
-                {
-                    int n = m.Count - 1;
-                    if ((uint)n < (uint)m.Capacity)
-                    {
-                        item = m.At(n);
-                        m.Count = n;
-                        m.Hits++;
-                        Volatile.Write(ref m.Busy, 0);
-                        return true;
-                    }
-                }
+    internal bool TryPop(out T item) => TryPop(_id, out item);
 
-                Volatile.Write(ref m.Busy, 0);
+    /// <summary>Fast path: caches a free object on the calling thread, or returns false.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryPush(T item) => TryPush(_id, item);
+
+    /// <summary>
+    /// Fast path by id: pops a cached object from the calling thread's magazine of the thread cache
+    /// whose <see cref="Id"/> is <paramref name="id"/>, or returns false (also for a negative id).
+    /// </summary>
+    /// <remarks>
+    /// The pools call this with an id they keep per size class, so that the dependent loads before
+    /// the magazine are the thread's table and one array element, not pool → cache → thread cache →
+    /// id. The caller guarantees that a non-negative id is that of a <see cref="ThreadCache{T}"/> of
+    /// this <typeparamref name="T"/>: the table only ever holds that cache's <see cref="Magazine{T}"/>
+    /// at its id.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryPop(int id, out T item)
+    {
+        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        if (mb is not null)
+        {
+            Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
+            // Busy first, then FlushRequested, and only then Count: the acquire read of the flag
+            // keeps the JIT and the processor from reading Count early (a Count read before the
+            // flag could be from before a flush that then completed unseen).
+            Volatile.Write(ref m.Busy, 1);
+            if (Volatile.Read(ref m.FlushRequested) == 0)
+            {
+                int n = m.Count - 1;
+                if ((uint)n < (uint)m.Capacity)
+                {
+                    item = m.At(n);
+                    m.Count = n;
+                    m.Hits++;
+                    Volatile.Write(ref m.Busy, 0);
+                    return true;
+                }
             }
+
+            Volatile.Write(ref m.Busy, 0);
         }
 
         item = default!;
         return false;
     }
 
-    /// <summary>Fast path: caches a free object on the calling thread, or returns false.</summary>
+    /// <summary>Fast path by id: caches a free object on the calling thread, or returns false (see <see cref="TryPop(int, out T)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryPush(T item)
+    internal static bool TryPush(int id, T item)
     {
-        MagazineBase?[]? table = ThreadCacheTable.t_table;
-        if (table is not null && (uint)_id < (uint)table.Length)
+        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        if (mb is not null)
         {
-            MagazineBase? mb = table[_id];
-            if (mb is not null)
+            Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
+            Volatile.Write(ref m.Busy, 1);
+            if (Volatile.Read(ref m.FlushRequested) == 0)
             {
-                Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
-                Volatile.Write(ref m.Busy, 1);
-                if (Volatile.Read(ref m.FlushRequested) == 0)
+                int n = m.Count;
+                if ((uint)n < (uint)m.Capacity)
                 {
-                    int n = m.Count;
-                    if ((uint)n < (uint)m.Capacity)
-                    {
-                        m.At(n) = item;
-                        m.Count = n + 1;
-                        Volatile.Write(ref m.Busy, 0);
-                        return true;
-                    }
+                    m.At(n) = item;
+                    m.Count = n + 1;
+                    Volatile.Write(ref m.Busy, 0);
+                    return true;
                 }
-
-                Volatile.Write(ref m.Busy, 0);
             }
+
+            Volatile.Write(ref m.Busy, 0);
         }
 
         return false;
@@ -256,14 +333,7 @@ internal sealed class ThreadCache<T> : IThreadCache
 
     private Magazine<T> GetOrCreateMagazine()
     {
-        MagazineBase?[]? table = ThreadCacheTable.t_table;
-        if (table is null || _id >= table.Length)
-        {
-            var bigger = new MagazineBase?[Math.Max(_id + 1, (table?.Length ?? 8) * 2)];
-            table?.CopyTo(bigger, 0);
-            ThreadCacheTable.t_table = table = bigger;
-        }
-
+        MagazineBase?[] table = ThreadCacheTable.TableFor(_id);
         if (table[_id] is Magazine<T> existing)
         {
             return existing;
@@ -321,8 +391,7 @@ internal sealed class ThreadCache<T> : IThreadCache
     // After Close: what a magazine still held because its owner was busy during Close goes back now.
     private void DrainOwnMagazine()
     {
-        MagazineBase?[]? table = ThreadCacheTable.t_table;
-        if (table is not null && _id < table.Length && table[_id] is Magazine<T> m)
+        if (ThreadCacheTable.Lookup(_id) is Magazine<T> m)
         {
             lock (m.SyncRoot)
             {
@@ -363,50 +432,22 @@ internal sealed class ThreadCache<T> : IThreadCache
 
         int drained = 0;
         var gone = new List<Magazine<T>>();
-        foreach (Magazine<T> m in snapshot)
+        ThreadCacheTable.Handshake(snapshot, () => _closed, m =>
         {
-            m.SyncRoot.Enter();
-            Volatile.Write(ref m.FlushRequested, 1);
-        }
-
-        try
-        {
-            // See the class remarks: after this fence an owner is either visibly Busy or will see FlushRequested.
-            Interlocked.MemoryBarrierProcessWide();
-            foreach (Magazine<T> m in snapshot)
+            int count = m.Count;
+            if (count > 0)
             {
-                if (Volatile.Read(ref m.Busy) != 0)
-                {
-                    continue;
-                }
-
-                int count = m.Count;
-                if (count > 0)
-                {
-                    _backend.Drain(m.Items[..count]);
-                    m.Items[..count].Clear();
-                    m.Count = 0;
-                    drained += count;
-                }
-
-                if (!m.Owner.IsAlive)
-                {
-                    gone.Add(m);
-                }
+                _backend.Drain(m.Items[..count]);
+                m.Items[..count].Clear();
+                m.Count = 0;
+                drained += count;
             }
-        }
-        finally
-        {
-            foreach (Magazine<T> m in snapshot)
+
+            if (!m.Owner.IsAlive)
             {
-                if (!_closed)
-                {
-                    Volatile.Write(ref m.FlushRequested, 0);
-                }
-
-                m.SyncRoot.Exit();
+                gone.Add(m);
             }
-        }
+        });
 
         if (gone.Count > 0)
         {

@@ -1,0 +1,336 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace SlabPools.Slabs;
+
+/// <summary>
+/// Where a hot tier sends the free objects it takes from threads (the class's backend, the tier
+/// below the magazines).
+/// </summary>
+internal interface IHotSink<T>
+{
+    /// <summary>Takes back free objects of this sink's class.</summary>
+    void Drain(ReadOnlySpan<T> objects);
+}
+
+/// <summary>One thread's hot objects of one pool: one free object per size class.</summary>
+/// <remarks>
+/// Touched by its owner thread on the fast path with plain reads and writes between
+/// <c>Busy = 1</c> and <c>Busy = 0</c>, and by a flusher holding <c>SyncRoot</c> after the
+/// handshake described on <see cref="MagazineBase"/> (the same asymmetric Dekker protocol).
+/// </remarks>
+internal sealed class HotState<T> : MagazineBase
+    where T : class
+{
+    internal HotSlots<T> Slots;
+    internal HotCounters ClassHits;
+
+    internal HotState(Thread owner)
+        : base(owner)
+    {
+    }
+}
+
+/// <summary>One slot per size class.</summary>
+[InlineArray(SizeClasses.CountConst)]
+internal struct HotSlots<T>
+    where T : class
+{
+    private T? _element0;
+}
+
+/// <summary>Allocations served from the hot slot, per size class (owner writes; read racily).</summary>
+[InlineArray(SizeClasses.CountConst)]
+internal struct HotCounters
+{
+    private long _element0;
+}
+
+/// <summary>
+/// The front of a pool: per thread, one free object per size class, taken and given back with no
+/// atomic instruction and as few dependent loads as the language allows (thread table → state →
+/// slot), the way <see cref="System.Buffers.ArrayPool{T}.Shared"/> keeps one array per thread and
+/// bucket. Behind each slot the class's per-thread magazine takes what does not fit.
+/// </summary>
+/// <remarks>
+/// <para><b>Why a tier of its own.</b> A magazine is a stack: rent reads its count, then the slot
+/// under it, and return writes the slot at the count. In a rent-use-return loop both go through the
+/// memory the previous operation just stored (store-to-load forwarding twice per operation), on top
+/// of the loads that find the magazine from the buffer's size. A single slot per class in an object
+/// found from the thread's table alone takes one forwarded load per operation.</para>
+/// <para><b>Ownership.</b> A hot object is free, bears its free mark like any object in a magazine,
+/// and is counted as cached (not active) by its cache. Only the owner thread moves objects in and
+/// out on the fast path; a flusher moves them to the class's sink after the handshake; an exited
+/// thread's state is emptied and dropped by the next flush.</para>
+/// <para><b>Closing</b> (the allocator was disposed) leaves every state's FlushRequested at 1 for
+/// good, so the fast path always fails over to the pool's slow path.</para>
+/// </remarks>
+internal sealed class HotTier<T>
+    where T : class
+{
+    private readonly int _id = ThreadCacheTable.NewId();
+
+    // Protects _states and _sinks.
+    private readonly Lock _registryLock = new();
+    private readonly List<HotState<T>> _states = new();
+    private readonly IHotSink<T>?[] _sinks = new IHotSink<T>?[SizeClasses.CountConst];
+    private readonly long[] _droppedHits = new long[SizeClasses.CountConst];
+    private volatile bool _closed;
+
+    /// <summary>This tier's id in every thread's table.</summary>
+    internal int Id => _id;
+
+    /// <summary>
+    /// Fast path: takes the calling thread's hot object of class <paramref name="classIndex"/>
+    /// (0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/>, checked by the caller) from the tier
+    /// whose id is <paramref name="id"/>; false when there is none (or for a negative id).
+    /// </summary>
+    /// <remarks>The caller guarantees that a non-negative id is that of a <see cref="HotTier{T}"/> of this <typeparamref name="T"/>.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryTake(int id, int classIndex, out T item)
+    {
+        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        if (mb is not null)
+        {
+            HotState<T> s = Unsafe.As<HotState<T>>(mb);
+            Volatile.Write(ref s.Busy, 1);
+            if (Volatile.Read(ref s.FlushRequested) == 0)
+            {
+                ref T? slot = ref s.Slots[classIndex];
+                T? found = slot;
+                if (found is not null)
+                {
+                    slot = null;
+                    s.ClassHits[classIndex]++;
+                    Volatile.Write(ref s.Busy, 0);
+                    item = found;
+                    return true;
+                }
+            }
+
+            Volatile.Write(ref s.Busy, 0);
+        }
+
+        item = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// Fast path: makes <paramref name="item"/> (free and marked) the calling thread's hot object of
+    /// its class, so the hot slot always holds the most recently freed object (the tier stays LIFO).
+    /// </summary>
+    /// <param name="id">The tier's id (negative: no tier).</param>
+    /// <param name="classIndex">The class, 0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/> (checked by the caller).</param>
+    /// <param name="item">The object freed.</param>
+    /// <param name="displaced">The object the slot held before, now the caller's to free further down (null when the slot was empty).</param>
+    /// <returns>False when the thread has no state in the tier or a flush is in progress: nothing changed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryPut(int id, int classIndex, T item, out T? displaced)
+    {
+        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        if (mb is not null)
+        {
+            HotState<T> s = Unsafe.As<HotState<T>>(mb);
+            Volatile.Write(ref s.Busy, 1);
+            if (Volatile.Read(ref s.FlushRequested) == 0)
+            {
+                ref T? slot = ref s.Slots[classIndex];
+                displaced = slot;
+                slot = item;
+                Volatile.Write(ref s.Busy, 0);
+                return true;
+            }
+
+            Volatile.Write(ref s.Busy, 0);
+        }
+
+        displaced = null;
+        return false;
+    }
+
+    /// <summary>
+    /// Slow path (the pools call it from theirs): gives the calling thread a state in this tier so
+    /// that its next operations are fast; once the tier is closed, empties the calling thread's
+    /// state instead (objects a busy owner kept through <see cref="Close"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void OnSlowPath()
+    {
+        if (ThreadCacheTable.Lookup(_id) is HotState<T> existing)
+        {
+            if (_closed)
+            {
+                DrainOwn(existing);
+            }
+
+            return;
+        }
+
+        if (_closed)
+        {
+            return;
+        }
+
+        MagazineBase?[] table = ThreadCacheTable.TableFor(_id);
+        var state = new HotState<T>(Thread.CurrentThread);
+        lock (_registryLock)
+        {
+            if (_closed)
+            {
+                state.FlushRequested = 1; // never used: the fast path keeps failing over to the slow path
+            }
+
+            _states.Add(state);
+        }
+
+        table[_id] = state;
+    }
+
+    private void DrainOwn(HotState<T> s)
+    {
+        IHotSink<T>?[] sinks;
+        lock (_registryLock)
+        {
+            sinks = (IHotSink<T>?[])_sinks.Clone();
+        }
+
+        lock (s.SyncRoot)
+        {
+            DrainSlots(s, sinks, 0, SizeClasses.CountConst - 1);
+        }
+    }
+
+    // The caller holds s.SyncRoot and knows the owner is outside its fast path.
+    private static int DrainSlots(HotState<T> s, IHotSink<T>?[] sinks, int first, int last)
+    {
+        int moved = 0;
+        for (int c = first; c <= last; c++)
+        {
+            T? item = s.Slots[c];
+            if (item is not null && sinks[c] is { } sink)
+            {
+                s.Slots[c] = null;
+                sink.Drain(new ReadOnlySpan<T>(in item));
+                moved++;
+            }
+        }
+
+        return moved;
+    }
+
+    /// <summary>Names the sink of class <paramref name="classIndex"/> and returns the class's view for its cache's statistics and flushes.</summary>
+    internal IThreadCache Attach(int classIndex, IHotSink<T> sink)
+    {
+        lock (_registryLock)
+        {
+            _sinks[classIndex] = sink;
+        }
+
+        return new ClassView(this, classIndex);
+    }
+
+    /// <summary>
+    /// Moves the hot objects of <paramref name="classIndex"/> (every class when negative) of every
+    /// thread not inside its fast path to their sinks; states of exited threads are emptied and dropped.
+    /// </summary>
+    /// <returns>Objects moved.</returns>
+    internal int Flush(int classIndex)
+    {
+        HotState<T>[] snapshot;
+        IHotSink<T>?[] sinks;
+        lock (_registryLock)
+        {
+            snapshot = _states.ToArray();
+            sinks = (IHotSink<T>?[])_sinks.Clone();
+        }
+
+        if (snapshot.Length == 0)
+        {
+            return 0;
+        }
+
+        int moved = 0;
+        var gone = new List<HotState<T>>();
+        ThreadCacheTable.Handshake(snapshot, () => _closed, s =>
+        {
+            bool exited = !s.Owner.IsAlive;
+            int first = classIndex < 0 || exited ? 0 : classIndex;
+            int last = classIndex < 0 || exited ? SizeClasses.CountConst - 1 : classIndex;
+            moved += DrainSlots(s, sinks, first, last);
+            if (exited)
+            {
+                gone.Add(s);
+            }
+        });
+
+        if (gone.Count > 0)
+        {
+            lock (_registryLock)
+            {
+                foreach (HotState<T> s in gone)
+                {
+                    _states.Remove(s);
+                    for (int c = 0; c < SizeClasses.CountConst; c++)
+                    {
+                        _droppedHits[c] += s.ClassHits[c];
+                    }
+                }
+            }
+        }
+
+        return moved;
+    }
+
+    /// <summary>Empties every state and keeps the tier closed (the allocator was disposed).</summary>
+    internal void Close()
+    {
+        _closed = true;
+        Flush(-1);
+    }
+
+    private long Cached(int classIndex)
+    {
+        long n = 0;
+        lock (_registryLock)
+        {
+            foreach (HotState<T> s in _states)
+            {
+                if (Volatile.Read(ref s.Slots[classIndex]) is not null)
+                {
+                    n++;
+                }
+            }
+        }
+
+        return n;
+    }
+
+    private long HitsOf(int classIndex)
+    {
+        lock (_registryLock)
+        {
+            long n = _droppedHits[classIndex];
+            foreach (HotState<T> s in _states)
+            {
+                n += Volatile.Read(ref s.ClassHits[classIndex]);
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>One class of the tier, as its cache sees it: objects held, hits, flush, close.</summary>
+    private sealed class ClassView(HotTier<T> tier, int classIndex) : IThreadCache
+    {
+        public long CachedObjects => tier.Cached(classIndex);
+
+        public (long Hits, long Misses) Counters => (tier.HitsOf(classIndex), 0);
+
+        public int FlushRemote() => tier.Flush(classIndex);
+
+        // The allocator closes every cache; the first close of a class closes the whole tier.
+        public void Close() => tier.Close();
+    }
+}

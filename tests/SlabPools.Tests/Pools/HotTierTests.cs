@@ -1,0 +1,203 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Microsoft.Extensions.Time.Testing;
+using SlabPools.Tests.Infrastructure;
+using Xunit;
+
+namespace SlabPools.Tests.Pools;
+
+/// <summary>
+/// The pools' hot tier (one free buffer per thread and class in front of the magazines): counted
+/// as cached, given back by flushes (also from threads that have exited), LIFO with the
+/// magazines, and safe against a flush racing the owner threads.
+/// </summary>
+public class HotTierTests
+{
+    public enum Pool
+    {
+        Array,
+        Memory,
+        Native,
+    }
+
+    public static TheoryData<Pool> AllPools => new(Enum.GetValues<Pool>());
+
+    private static SlabAllocator NewAllocator() => new(new SlabPoolsOptions { TimeProvider = new FakeTimeProvider() });
+
+    /// <summary>
+    /// Rents one 4 KiB buffer from <paramref name="pool"/>: the buffer (valid until returned), what
+    /// identifies it (the array, or the address of pinned or native memory) and the action that
+    /// gives it back.
+    /// </summary>
+    private static unsafe (Memory<byte> Buffer, object Identity, Action Return) Rent(SlabAllocator allocator, Pool pool)
+    {
+        switch (pool)
+        {
+            case Pool.Array:
+                byte[] array = allocator.ArrayPool.Rent(4096);
+                return (array, array, () => allocator.ArrayPool.Return(array));
+            case Pool.Memory:
+                IMemoryOwner<byte> owner = allocator.MemoryPool.Rent(4096);
+                return (owner.Memory, AddressOf(owner.Memory), owner.Dispose);
+            default:
+                IMemoryOwner<byte> native = allocator.NativeBufferPool.Rent(4096);
+                return (native.Memory, AddressOf(native.Memory), native.Dispose);
+        }
+    }
+
+    // Pinned and native buffers never move: their address identifies them.
+    private static unsafe object AddressOf(Memory<byte> memory) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
+
+    private static string CacheName(Pool pool) => pool switch
+    {
+        Pool.Array => "array-4096",
+        Pool.Memory => "pinned-4096",
+        _ => "native-4096",
+    };
+
+    private static SlabCacheInfo Info(SlabAllocator allocator, Pool pool) => allocator.GetInfo().Single(i => i.Name == CacheName(pool));
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void A_returned_buffer_is_cached_not_active_and_the_next_rent_is_a_fast_hit(Pool pool)
+    {
+        using SlabAllocator allocator = NewAllocator();
+        (Memory<byte> _, object first, Action returnFirst) = Rent(allocator, pool);
+        returnFirst();
+        Assert.Equal(0, Info(allocator, pool).ActiveObjects);
+
+        long fastBefore = Info(allocator, pool).FastAllocations;
+        (Memory<byte> _, object second, Action returnSecond) = Rent(allocator, pool);
+        Assert.Equal(first, second); // the buffer just returned is the next one rented (LIFO)
+        Assert.Equal(1, Info(allocator, pool).ActiveObjects);
+        Assert.Equal(fastBefore + 1, Info(allocator, pool).FastAllocations);
+        returnSecond();
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void Buffers_come_back_last_in_first_out_across_the_hot_slot_and_the_magazine(Pool pool)
+    {
+        using SlabAllocator allocator = NewAllocator();
+        var rented = Enumerable.Range(0, 5).Select(_ => Rent(allocator, pool)).ToList();
+        foreach ((Memory<byte> _, object _, Action give) in rented)
+        {
+            give();
+        }
+
+        // Returned 0, 1, 2, 3, 4: rented back 4, 3, 2, 1, 0.
+        for (int i = rented.Count - 1; i >= 0; i--)
+        {
+            Assert.Equal(rented[i].Identity, Rent(allocator, pool).Identity);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void A_buffer_kept_hot_by_a_thread_that_exited_is_released_by_the_next_shrink(Pool pool)
+    {
+        using SlabAllocator allocator = NewAllocator();
+        Run.OnNewThread(() =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                Rent(allocator, pool).Return();
+            }
+        });
+
+        Assert.True(Info(allocator, pool).BytesReserved > 0);
+        allocator.Shrink();
+        SlabCacheInfo info = Info(allocator, pool);
+        Assert.Equal(0, info.BytesReserved);
+        Assert.Equal(0, info.ActiveObjects);
+
+        // The pool still works on this thread and on a new one.
+        (Memory<byte> b, object _, Action giveB) = Rent(allocator, pool);
+        b.Span.Fill(1);
+        giveB();
+        Run.OnNewThread(() => Rent(allocator, pool).Return());
+        Assert.Equal(0, Info(allocator, pool).ActiveObjects);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void Flushes_racing_two_owner_threads_never_hand_a_buffer_out_twice(Pool pool)
+    {
+        using SlabAllocator allocator = NewAllocator();
+        int mismatches = 0;
+        long operations = 0;
+
+        void Worker(byte tag)
+        {
+            var held = new List<(Memory<byte> Buffer, object Identity, Action Return)>();
+            var random = new Random(tag);
+            for (int i = 0; i < 40_000; i++)
+            {
+                if (held.Count < 3 && random.Next(2) == 0)
+                {
+                    var rented = Rent(allocator, pool);
+                    rented.Buffer.Span.Fill(tag);
+                    held.Add(rented);
+                }
+                else if (held.Count > 0)
+                {
+                    int k = random.Next(held.Count);
+                    if (held[k].Buffer.Span.IndexOfAnyExcept(tag) >= 0)
+                    {
+                        Interlocked.Increment(ref mismatches);
+                    }
+
+                    held[k].Return();
+                    held.RemoveAt(k);
+                }
+
+                Interlocked.Increment(ref operations);
+            }
+
+            held.ForEach(h => h.Return());
+        }
+
+        void Flusher()
+        {
+            // Bounded: as many flushes as the workers take, at most 2,000.
+            for (int i = 0; i < 2_000 && Interlocked.Read(ref operations) < 80_000; i++)
+            {
+                allocator.Shrink();
+                Thread.Yield();
+            }
+        }
+
+        Run.Parallel(() => Worker(1), () => Worker(2), Flusher);
+
+        Assert.Equal(0, mismatches);
+        Assert.Equal(0, Info(allocator, pool).ActiveObjects);
+        Assert.Equal(0, Enum.GetValues<SlabErrorKind>().Sum(k => allocator.ErrorCount(k)));
+        allocator.Shrink();
+        Assert.Equal(0, Info(allocator, pool).BytesReserved);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void Rent_and_return_through_the_hot_slot_allocate_nothing(Pool pool)
+    {
+        using SlabAllocator allocator = NewAllocator();
+        Rent(allocator, pool).Return();
+        switch (pool)
+        {
+            case Pool.Array:
+                Allocations.AssertNone(() => allocator.ArrayPool.Return(allocator.ArrayPool.Rent(4096)));
+                break;
+            case Pool.Memory:
+                Allocations.AssertNone(() => allocator.MemoryPool.Rent(4096).Dispose());
+                break;
+            default:
+                Allocations.AssertNone(() => allocator.NativeBufferPool.Rent(4096).Dispose());
+                break;
+        }
+    }
+}
