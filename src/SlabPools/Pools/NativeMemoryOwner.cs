@@ -120,7 +120,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
             }
             else if (displaced is not null)
             {
-                SlotPool<NativeMemoryOwner>.PushToMagazine(displaced);
+                SlotPool<NativeMemoryOwner>.PushToMagazine(displaced._group, displaced._link.RingIndex);
             }
 
             return;
@@ -136,7 +136,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
     private void ReturnWithoutHotState()
     {
         ((HotTier<NativeMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<NativeMemoryOwner>.PushToMagazine(_link.Next);
+        SlotPool<NativeMemoryOwner>.PushToMagazine(_group, _link.Next._link.RingIndex);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -92,7 +92,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
             }
             else if (displaced is not null)
             {
-                SlotPool<SlabMemoryOwner>.PushToMagazine(displaced);
+                SlotPool<SlabMemoryOwner>.PushToMagazine(displaced._group, displaced._link.RingIndex);
             }
 
             return;
@@ -105,7 +105,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
     private void ReturnWithoutHotState()
     {
         ((HotTier<SlabMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<SlabMemoryOwner>.PushToMagazine(_link.Next);
+        SlotPool<SlabMemoryOwner>.PushToMagazine(_group, _link.Next._link.RingIndex);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -234,15 +234,15 @@ internal sealed class SlotPool<TOwner>
     }
 
     /// <summary>
-    /// The slow half of an owner's Dispose with a hot tier: the slot is marked free already, and
-    /// <paramref name="owner"/> (the slot's next owner) goes down to the magazines because the hot
-    /// slot was taken (it displaced the previous one) or the thread has no hot state yet.
+    /// The slow half of an owner's Dispose with a hot tier: the slot of <paramref name="group"/> is
+    /// marked free already and its next owner (ring index <paramref name="nextRingIndex"/>) goes
+    /// down to the magazines, because the hot slot held another owner (displaced by this one) or
+    /// the thread has no hot state yet. The owners pass their fields: no interface call here.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static void PushToMagazine(TOwner owner)
+    internal static void PushToMagazine(SlotGroup group, int nextRingIndex)
     {
-        SlotGroup group = owner.Group;
-        group.Generation = owner.RingIndex - 1;
+        group.Generation = nextRingIndex - 1;
         ThreadCache<SlotGroup> magazines = group.Magazines!;
         if (!magazines.TryPush(group))
         {

@@ -44,6 +44,18 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
     private long _slabsFreed;
     private long _activity;
 
+    /// <summary>
+    /// Counts a slow-path operation and arms the flusher. The count only tells the flusher whether
+    /// anything happened since its last tick, so a plain (racy) increment will do: concurrent
+    /// increments may lose counts, never leave the value unchanged.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void NoteActivity()
+    {
+        Volatile.Write(ref _activity, _activity + 1);
+        Flusher?.NoteActivity();
+    }
+
     internal ArraySlabCache(SlabAllocator owner, string name, int size)
     {
         Name = name;
@@ -161,8 +173,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
     /// <inheritdoc/>
     public int Refill(Span<byte[]> destination)
     {
-        Interlocked.Increment(ref _activity);
-        Flusher?.NoteActivity();
+        NoteActivity();
         int node = _nodes.Length == 1 ? 0 : _topology.GetNode(_topology.CurrentProcessor);
         int got = TakeFrom(_nodes[node], destination);
         for (int other = 0; got == 0 && other < _nodes.Length; other++)
@@ -211,8 +222,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
     /// <inheritdoc/>
     public void Drain(ReadOnlySpan<byte[]> objects)
     {
-        Interlocked.Increment(ref _activity);
-        Flusher?.NoteActivity();
+        NoteActivity();
         if (_closed)
         {
             // The allocator was disposed: returned arrays are dropped for the GC.

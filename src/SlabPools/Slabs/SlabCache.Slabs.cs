@@ -25,6 +25,18 @@ public sealed partial class SlabCache
     private long _slabsFreed;
     private long _activity;
 
+    /// <summary>
+    /// Counts a slow-path operation and arms the flusher. The count only tells the flusher whether
+    /// anything happened since its last tick, so a plain (racy) increment will do: concurrent
+    /// increments may lose counts, never leave the value unchanged.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void NoteActivity()
+    {
+        Volatile.Write(ref _activity, _activity + 1);
+        Flusher?.NoteActivity();
+    }
+
     /// <summary>The flusher, attached by the allocator (null until then).</summary>
     internal Reclaim.CacheFlusher? Flusher;
 
@@ -58,8 +70,7 @@ public sealed partial class SlabCache
     internal int AllocateBatch<T, TCodec>(Span<T> destination)
         where TCodec : ISlotCodec<T>
     {
-        Interlocked.Increment(ref _activity);
-        Flusher?.NoteActivity();
+        NoteActivity();
         while (true)
         {
             int cpu = _topology.CurrentProcessor;
@@ -180,8 +191,7 @@ public sealed partial class SlabCache
     internal void FreeBatch<T, TCodec>(ReadOnlySpan<T> objects)
         where TCodec : ISlotCodec<T>
     {
-        Interlocked.Increment(ref _activity);
-        Flusher?.NoteActivity();
+        NoteActivity();
         int i = 0;
         while (i < objects.Length)
         {

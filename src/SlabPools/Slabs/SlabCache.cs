@@ -265,11 +265,12 @@ public sealed partial class SlabCache : IObjectCache
     internal ErrorReporter Errors => _errors;
 
     /// <summary>
-    /// Magazine size: about 32 KiB of objects per thread and cache, between 2 and 64 objects (8 for
-    /// Kestrel's 4096-byte blocks). A thread that touches many size classes holds at most that much
-    /// per class until the flusher takes it back; bursts go past the magazine to the slabs anyway.
+    /// Magazine size: about 128 KiB of objects per thread and cache, between 2 and 64 objects (32
+    /// for Kestrel's 4096-byte blocks, so that a burst trades with the slabs 16 buffers at a time:
+    /// 8 at a time cost a 512-buffer burst 15% more per buffer). A thread that touches many size
+    /// classes holds at most that much per class until the flusher takes it back.
     /// </summary>
-    internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(32 * 1024 / Math.Max(1, objectSize), 2, 64);
+    internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(128 * 1024 / Math.Max(1, objectSize), 2, 64);
 
     // ----- free-list link and free mark, at this cache's offsets (slow paths only) ----------------
 

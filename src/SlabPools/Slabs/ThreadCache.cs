@@ -11,9 +11,9 @@ namespace SlabPools.Slabs;
 /// "sheaf" of newer SLUB) of free objects per cache, used with no atomic instruction.
 /// </summary>
 /// <remarks>
-/// <para><b>Who touches a magazine.</b> Its owner thread, on the fast path, with plain reads and
-/// writes bracketed by <c>Busy = 1 … Busy = 0</c>; its owner on the slow path, holding
-/// <c>SyncRoot</c>; and a flusher on another thread, holding <c>SyncRoot</c>, only after proving the
+/// <para><b>Who touches a magazine.</b> Its owner thread, on the fast path and on the slow path,
+/// with plain reads and writes bracketed by <c>Busy = 1 … Busy = 0</c> (the slow path holds
+/// <c>SyncRoot</c> instead when it finds a flush requested); and a flusher on another thread, holding <c>SyncRoot</c>, only after proving the
 /// owner is not inside its fast path.</para>
 /// <para><b>The proof (an asymmetric Dekker handshake).</b> The owner writes <c>Busy = 1</c> and then
 /// reads <c>FlushRequested</c>; if it reads 1 it leaves by the slow path, which waits on
@@ -35,7 +35,7 @@ internal abstract class MagazineBase
     internal int FlushRequested;  // written by a flusher holding SyncRoot
     internal int Count;           // owner (fast path, or slow path under SyncRoot), or a flusher as described above
     internal long Hits;           // owner only; read racily for statistics
-    internal long Misses;         // written under SyncRoot
+    internal long Misses;         // owner's slow path only; read racily for statistics
 
     protected MagazineBase(Thread owner) => Owner = owner;
 }
@@ -290,17 +290,55 @@ internal sealed class ThreadCache<T> : IThreadCache
         }
 
         Magazine<T> m = GetOrCreateMagazine();
+        if (TryEnterOwned(m))
+        {
+            try
+            {
+                return PopOwned(m);
+            }
+            finally
+            {
+                Volatile.Write(ref m.Busy, 0);
+            }
+        }
+
         lock (m.SyncRoot)
         {
-            m.Misses++;
-            if (m.Count == 0)
-            {
-                m.Count = _backend.Refill(m.Items);
-            }
-
-            int n = --m.Count;
-            return m.At(n);
+            return PopOwned(m);
         }
+    }
+
+    /// <summary>
+    /// The owner's slow path runs under the same handshake as its fast path (Busy, then the flag),
+    /// so it takes no lock unless a flush is in progress: a flusher skips a busy magazine. The
+    /// backend never calls back into this thread cache on this thread (a nested fast path would
+    /// clear Busy); a flusher tick run by the TimeProvider inside the backend's arming finds the
+    /// magazine busy and skips it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryEnterOwned(Magazine<T> m)
+    {
+        Volatile.Write(ref m.Busy, 1);
+        if (Volatile.Read(ref m.FlushRequested) == 0)
+        {
+            return true;
+        }
+
+        Volatile.Write(ref m.Busy, 0);
+        return false;
+    }
+
+    // The caller owns m: Busy with no flush requested, or SyncRoot held.
+    private T PopOwned(Magazine<T> m)
+    {
+        m.Misses++;
+        if (m.Count == 0)
+        {
+            m.Count = _backend.Refill(m.Items);
+        }
+
+        int n = --m.Count;
+        return m.At(n);
     }
 
     /// <summary>Slow path of a free: move the older half of a full magazine to the backend.</summary>
@@ -315,20 +353,40 @@ internal sealed class ThreadCache<T> : IThreadCache
         }
 
         Magazine<T> m = GetOrCreateMagazine();
-        lock (m.SyncRoot)
+        if (TryEnterOwned(m))
         {
-            if (m.Count == m.Capacity)
+            try
             {
-                int half = m.Capacity / 2;
-                Span<T> items = m.Items;
-                _backend.Drain(items[..half]);
-                items[half..m.Count].CopyTo(items);
-                items[(m.Count - half)..].Clear();
-                m.Count -= half;
+                PushOwned(m, item);
+            }
+            finally
+            {
+                Volatile.Write(ref m.Busy, 0);
             }
 
-            m.At(m.Count++) = item;
+            return;
         }
+
+        lock (m.SyncRoot)
+        {
+            PushOwned(m, item);
+        }
+    }
+
+    // The caller owns m (see PopOwned).
+    private void PushOwned(Magazine<T> m, T item)
+    {
+        if (m.Count == m.Capacity)
+        {
+            int half = m.Capacity / 2;
+            Span<T> items = m.Items;
+            _backend.Drain(items[..half]);
+            items[half..m.Count].CopyTo(items);
+            items[(m.Count - half)..].Clear();
+            m.Count -= half;
+        }
+
+        m.At(m.Count++) = item;
     }
 
     private Magazine<T> GetOrCreateMagazine()
