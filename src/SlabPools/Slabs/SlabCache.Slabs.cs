@@ -71,10 +71,15 @@ public sealed partial class SlabCache
         where TCodec : ISlotCodec<T>
     {
         NoteActivity();
+
+        // The processor is read once: a thread that moves to another processor mid-call keeps
+        // using the slot it started on (any slot is correct, the per-CPU split only spreads
+        // contention), so a slab it installs there is the one it takes from, and one call never
+        // makes two new slabs.
+        int cpu = _topology.CurrentProcessor;
+        CpuSlot slot = _cpuSlots[cpu];
         while (true)
         {
-            int cpu = _topology.CurrentProcessor;
-            CpuSlot slot = _cpuSlots[cpu];
             Slab? slab = Volatile.Read(ref slot.Active);
             if (slab is null)
             {

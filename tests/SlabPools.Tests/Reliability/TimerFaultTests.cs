@@ -298,13 +298,16 @@ public class TimerFaultTests
 
         long badStamps = 0, progress = 0, ticksAtEnd = 0;
         int done = 0;
+        bool advancerDone = false;
         long ticksAtStart = allocator.FlusherTicks;
 
         void Worker(int id)
         {
             var random = new Random(300 + id);
             var mine = new List<TestBuffer>();
-            for (int op = 0; op < OperationsPerWorker; op++)
+            // At least OperationsPerWorker, and on until the advancer is through (bounded), so that
+            // ticks land among the operations however the three threads are scheduled.
+            for (int op = 0; op < OperationsPerWorker || (!Volatile.Read(ref advancerDone) && op < 20 * OperationsPerWorker); op++)
             {
                 Interlocked.Increment(ref progress);
                 int action = random.Next(10);
@@ -353,15 +356,22 @@ public class TimerFaultTests
             // Each advance waits for the workers to make some progress, so that ticks land among
             // their rents and returns; bounded by a count and by the workers' fixed work.
             long seen = 0;
-            for (int i = 0; i < maxAdvances && Volatile.Read(ref done) < Workers; i++)
+            try
             {
-                while (Volatile.Read(ref progress) < seen + 200 && Volatile.Read(ref done) < Workers)
+                for (int i = 0; i < maxAdvances && Volatile.Read(ref done) < Workers; i++)
                 {
-                    Thread.Yield();
-                }
+                    while (Volatile.Read(ref progress) < seen + 200 && Volatile.Read(ref done) < Workers)
+                    {
+                        Thread.Yield();
+                    }
 
-                seen = Volatile.Read(ref progress);
-                time.Advance(Interval * intervalsPerAdvance);
+                    seen = Volatile.Read(ref progress);
+                    time.Advance(Interval * intervalsPerAdvance);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref advancerDone, true);
             }
         }
 
