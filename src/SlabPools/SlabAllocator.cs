@@ -106,7 +106,7 @@ public sealed class SlabAllocator : IDisposable
     {
         int size = SizeClasses.SizeAt(index);
         var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
         _caches.Add(cache);
         Volatile.Write(ref _kmalloc[index], cache);
         return cache;
@@ -224,7 +224,7 @@ public sealed class SlabAllocator : IDisposable
             if (!_aligned.TryGetValue((index, alignment), out SlabCache? cache))
             {
                 cache = new SlabCache(this, name, classSize, NativePages, Options.Debug, null, options);
-                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
+                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
                 _caches.Add(cache);
                 _aligned[(index, alignment)] = cache;
             }
@@ -243,7 +243,7 @@ public sealed class SlabAllocator : IDisposable
 
     internal void Register(IObjectCache cache)
     {
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval);
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
         lock (_cachesLock)
         {
             _caches.Add(cache);
@@ -359,6 +359,48 @@ public sealed class SlabAllocator : IDisposable
     }
 
     internal bool IsDisposed => _disposed;
+
+    // Managed bytes (pinned slabs, pooled arrays) the flushers released since the last collection
+    // asked for, and when that was (TimeProvider timestamp; 0: never).
+    private long _managedReleased;
+    private long _lastCollection;
+    private long _inducedCollections;
+
+    /// <summary>What asks the GC for a collection (tests replace it to count the requests).</summary>
+    internal Action Collector { get; set; } = static () => GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+
+    /// <summary>Collections asked for after flushers released managed memory (see <see cref="SlabPoolsOptions.CollectAfterRelease"/>).</summary>
+    internal long InducedCollections => Interlocked.Read(ref _inducedCollections);
+
+    /// <summary>
+    /// Called by a flusher that released <paramref name="bytes"/> of managed memory. Such memory
+    /// leaves the process only when the GC collects it; once enough has been released (and at
+    /// most once per flush interval), ask for a background full collection.
+    /// </summary>
+    internal void NoteManagedRelease(long bytes)
+    {
+        long threshold = Options.CollectAfterRelease;
+        if (threshold <= 0 || Interlocked.Add(ref _managedReleased, bytes) < threshold)
+        {
+            return;
+        }
+
+        long last = Interlocked.Read(ref _lastCollection);
+        long now = Options.TimeProvider.GetTimestamp();
+        if (last != 0 && Options.TimeProvider.GetElapsedTime(last, now) < Options.FlushInterval)
+        {
+            return; // the next release after the interval asks
+        }
+
+        if (Interlocked.CompareExchange(ref _lastCollection, now == 0 ? 1 : now, last) != last)
+        {
+            return; // another flusher asked just now
+        }
+
+        Interlocked.Exchange(ref _managedReleased, 0);
+        Interlocked.Increment(ref _inducedCollections);
+        Collector();
+    }
 
     /// <summary>
     /// Objects handed out and not given back, with where they were allocated. Needs

@@ -9,6 +9,9 @@ public sealed class SlabPoolsOptions
     /// <summary>The default <see cref="FlushInterval"/>: 10 seconds, as in the seed.</summary>
     public static readonly TimeSpan DefaultFlushInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>The default of <see cref="CollectAfterRelease"/>: 32 MiB.</summary>
+    public const long DefaultCollectAfterRelease = 32L << 20;
+
     /// <summary>
     /// How often an active cache's flusher runs: it returns per-CPU slabs and per-thread caches to
     /// the partial lists and releases empty slabs. A cache that saw no activity disarms its flusher,
@@ -39,6 +42,16 @@ public sealed class SlabPoolsOptions
     public bool ClearOnReturn { get; set; }
 
     /// <summary>
+    /// Managed memory the flushers release (pinned slabs, pooled arrays) leaves the process only
+    /// when the GC collects it. Once the flushers have released at least this many bytes of it, the
+    /// allocator asks for a background full collection (<c>GC.Collect(2, Forced, blocking: false)</c>),
+    /// at most once per <see cref="FlushInterval"/>, so that an idle service's resident memory
+    /// falls without waiting for allocation pressure. 0 never asks. Native slabs need no
+    /// collection: their pages are unmapped when released.
+    /// </summary>
+    public long CollectAfterRelease { get; set; } = DefaultCollectAfterRelease;
+
+    /// <summary>
     /// The memory-node layout used for per-node partial lists. <see langword="null"/> means one
     /// node holding every processor, which costs nothing. Tests inject a fake layout here.
     /// </summary>
@@ -60,6 +73,11 @@ public sealed class SlabPoolsOptions
         if (TimeProvider is null)
         {
             errors.Add("SlabPools:TimeProvider must not be null.");
+        }
+
+        if (CollectAfterRelease < 0)
+        {
+            errors.Add($"SlabPools:CollectAfterRelease must be 0 (never) or a number of bytes (was {CollectAfterRelease}).");
         }
 
         if ((Debug & ~SlabDebugFlags.All) != 0)

@@ -30,6 +30,10 @@ internal sealed class CacheFlusher : IDisposable
     internal const int KeepEmptySlabsPerNode = 1;
 
     private readonly IObjectCache _cache;
+
+    // Told how many bytes a tick released when the cache's memory is managed (only a GC gives it
+    // back to the operating system): the allocator then may ask for a collection.
+    private readonly Action<long>? _managedReleased;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly Lock _timerLock = new();
@@ -43,10 +47,11 @@ internal sealed class CacheFlusher : IDisposable
     [ThreadStatic]
     private static bool t_arming;
 
-    internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval)
+    internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval, Action<long>? managedReleased = null)
     {
         _cache = cache;
         _time = time;
+        _managedReleased = managedReleased;
 
         // Timers count whole milliseconds: TimeProvider.System's takes a shorter period as 0, which
         // means "fire once", and the flusher would then stay armed and never run again.
@@ -110,8 +115,12 @@ internal sealed class CacheFlusher : IDisposable
         // Give back what the cache does not use: all but a small cushion while it is active, all of
         // it once it has gone idle. Our own flush and shrink count as activity in the slab layer, so
         // the count is read again afterwards.
-        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0);
+        long released = _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0);
         Volatile.Write(ref _lastActivity, _cache.Activity);
+        if (released > 0 && _cache.ManagedMemory)
+        {
+            _managedReleased?.Invoke(released);
+        }
 
         if (!active)
         {

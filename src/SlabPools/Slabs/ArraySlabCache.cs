@@ -99,6 +99,8 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
 
     public long BytesReserved => Math.Max(0, Volatile.Read(ref _slabs)) * Size;
 
+    public bool ManagedMemory => true;
+
     /// <summary>Raised (with the byte count) when arrays are made or dropped, for the Kestrel-compatible metrics.</summary>
     internal Action<long>? SlabsAllocatedBytes { get; set; }
 

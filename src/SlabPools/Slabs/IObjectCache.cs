@@ -10,6 +10,9 @@ internal interface IObjectCache
 
     long BytesReserved { get; }
 
+    /// <summary>True when released memory goes to the GC (pinned slabs, arrays), not straight back to the operating system.</summary>
+    bool ManagedMemory { get; }
+
     /// <summary>The flusher of this cache, attached by the allocator when it registers the cache.</summary>
     Reclaim.CacheFlusher? Flusher { get; set; }
 

@@ -140,6 +140,8 @@ public sealed partial class SlabCache
 
     long IObjectCache.BytesReserved => BytesReserved;
 
+    bool IObjectCache.ManagedMemory => !_pages.IsNative;
+
     int IObjectCache.FlushCpuAndThreadCaches() => FlushCpuAndThreadCaches();
 
     long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs);

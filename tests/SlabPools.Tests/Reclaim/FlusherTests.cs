@@ -124,4 +124,49 @@ public class FlusherTests
 
         Assert.Equal(live.Count - freed.Count, cache.GetInfo().ActiveObjects);
     }
+
+    [Theory]
+    [InlineData("pinned", 1L << 20, 1)]
+    [InlineData("array", 1L << 20, 1)]
+    [InlineData("native", 1L << 20, 0)]   // unmapped when released: nothing for a GC to do
+    [InlineData("pinned", 0L, 0)]         // 0: never ask
+    [InlineData("pinned", 1L << 30, 0)]   // less released than the threshold
+    public void Released_managed_memory_asks_for_one_background_collection(string pool, long threshold, int expected)
+    {
+        var time = new FakeTimeProvider();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = time, CollectAfterRelease = threshold });
+        int collections = 0;
+        allocator.Collector = () => collections++;
+
+        for (int round = 0; round < 2; round++)
+        {
+            // 2,000 buffers of 4 KiB (8 MiB) rented and returned, then the flusher's two ticks.
+            if (pool == "array")
+            {
+                byte[][] arrays = Enumerable.Range(0, 2_000).Select(_ => allocator.ArrayPool.Rent(4096)).ToArray();
+                Array.ForEach(arrays, a => allocator.ArrayPool.Return(a));
+            }
+            else
+            {
+                MemoryPool<byte> memoryPool = pool == "native" ? allocator.NativeBufferPool : allocator.MemoryPool;
+                IMemoryOwner<byte>[] owners = Enumerable.Range(0, 2_000).Select(_ => memoryPool.Rent(4096)).ToArray();
+                Array.ForEach(owners, o => o.Dispose());
+            }
+
+            time.Advance(Interval);
+            time.Advance(Interval);
+            Assert.Equal(0, Reserved(allocator));
+
+            // One request per burst at most: the second round comes a flush interval later and asks again.
+            Assert.Equal(expected * (round + 1), collections);
+            Assert.Equal(collections, allocator.InducedCollections);
+        }
+    }
+
+    [Fact]
+    public void A_negative_collection_threshold_is_refused()
+    {
+        var options = new SlabPoolsOptions { CollectAfterRelease = -1 };
+        Assert.Contains(options.Validate(), e => e.Contains("CollectAfterRelease", StringComparison.Ordinal));
+    }
 }
