@@ -64,7 +64,10 @@ internal static class Run
     public static void OnNewThread(Action action) => Parallel(action);
 
     /// <summary>Runs each action on a thread of its own and waits for all of them (bounded: 60 s).</summary>
-    public static void Parallel(params Action[] actions)
+    public static void Parallel(params Action[] actions) => Parallel(TimeSpan.FromSeconds(60), actions);
+
+    /// <summary>Runs each action on a thread of its own and waits for all of them, at most <paramref name="timeout"/> each.</summary>
+    public static void Parallel(TimeSpan timeout, params Action[] actions)
     {
         var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         var threads = new List<Thread>();
@@ -87,7 +90,7 @@ internal static class Run
 
         foreach (Thread t in threads)
         {
-            if (!t.Join(TimeSpan.FromSeconds(60)))
+            if (!t.Join(timeout))
             {
                 throw new TimeoutException("A worker thread did not finish in time.");
             }

@@ -155,7 +155,8 @@ public class SoakTests(ITestOutputHelper output)
             Interlocked.Add(ref operations, ops);
         }
 
-        Run.Parallel(Enumerable.Range(0, Threads).Select(id => (Action)(() => Worker(id))).ToArray());
+        // Bounded: the soak's own duration plus a minute for the workers to finish and verify.
+        Run.Parallel(duration + TimeSpan.FromSeconds(60), Enumerable.Range(0, Threads).Select(id => (Action)(() => Worker(id))).ToArray());
         foreach (var queue in handoff)
         {
             while (queue.TryDequeue(out (IBuffer Buffer, int Stamp) item))
