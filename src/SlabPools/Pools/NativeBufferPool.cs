@@ -63,12 +63,13 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         }
 
         int index = Pools.SlotPool<Pools.NativeMemoryOwner>.ClassIndexOf(minBufferSize);
-        if (HotTier<Pools.NativeMemoryOwner>.TryTake(_hotId, index, out Pools.NativeMemoryOwner owner))
+        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+        if (HotTier<Pools.NativeMemoryOwner>.TryTake(table, _hotId, index, out Pools.NativeMemoryOwner owner))
         {
             return owner.RentFromHot();
         }
 
-        return _slots.Rent(index).MarkRented();
+        return _slots.Rent(table, index).MarkRented();
     }
 
     /// <summary>Allocates <paramref name="size"/> bytes of native memory (at least 16 bytes are reserved).</summary>

@@ -114,13 +114,14 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         {
             // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
             FreeCookie.Mark((nint)_address);
-            if (!HotTier<NativeMemoryOwner>.TryPut(hotId, _link.ClassIndex, _link.Next, out NativeMemoryOwner? displaced))
+            MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+            if (!HotTier<NativeMemoryOwner>.TryPut(table, hotId, _link.ClassIndex, _link.Next, out NativeMemoryOwner? displaced))
             {
                 ReturnWithoutHotState();
             }
             else if (displaced is not null)
             {
-                SlotPool<NativeMemoryOwner>.PushToMagazine(displaced._group, displaced._link.RingIndex);
+                SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
             }
 
             return;
@@ -136,7 +137,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
     private void ReturnWithoutHotState()
     {
         ((HotTier<NativeMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<NativeMemoryOwner>.PushToMagazine(_group, _link.Next._link.RingIndex);
+        SlotPool<NativeMemoryOwner>.PushToMagazine(ThreadCacheTable.t_table, _group, _link.Next._link.RingIndex);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

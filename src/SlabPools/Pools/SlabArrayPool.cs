@@ -68,8 +68,9 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     public override byte[] Rent(int minimumLength)
     {
         int index = SizeClasses.IndexOf(minimumLength);
+        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
         if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
-            && (HotTier<byte[]>.TryTake(_hotId, index, out byte[] array) || ThreadCache<byte[]>.TryPop(_inlineIds[index], out array)))
+            && (HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array) || ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out array)))
         {
             // A free array bears the mark; a damaged one was written after it was returned.
             ref ulong mark = ref ArraySlabCache.MarkOf(array);
@@ -136,7 +137,8 @@ public sealed class SlabArrayPool : ArrayPool<byte>
                         }
 
                         mark = ArraySlabCache.s_mark;
-                        if (HotTier<byte[]>.TryPut(_hotId, index, array, out byte[]? displaced))
+                        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+                        if (HotTier<byte[]>.TryPut(table, _hotId, index, array, out byte[]? displaced))
                         {
                             if (displaced is null)
                             {
@@ -146,7 +148,7 @@ public sealed class SlabArrayPool : ArrayPool<byte>
                             array = displaced; // the slot's previous array goes down to the magazine
                         }
 
-                        if (!ThreadCache<byte[]>.TryPush(id, array))
+                        if (!ThreadCache<byte[]>.TryPush(table, id, array))
                         {
                             PushSlow(index, array);
                         }

@@ -86,13 +86,14 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
             // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
             // the thread's hot slot, the one it displaces (if any) down to the magazines.
             FreeCookie.Mark(_address);
-            if (!HotTier<SlabMemoryOwner>.TryPut(hotId, _link.ClassIndex, _link.Next, out SlabMemoryOwner? displaced))
+            MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+            if (!HotTier<SlabMemoryOwner>.TryPut(table, hotId, _link.ClassIndex, _link.Next, out SlabMemoryOwner? displaced))
             {
                 ReturnWithoutHotState();
             }
             else if (displaced is not null)
             {
-                SlotPool<SlabMemoryOwner>.PushToMagazine(displaced._group, displaced._link.RingIndex);
+                SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
             }
 
             return;
@@ -105,7 +106,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
     private void ReturnWithoutHotState()
     {
         ((HotTier<SlabMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<SlabMemoryOwner>.PushToMagazine(_group, _link.Next._link.RingIndex);
+        SlotPool<SlabMemoryOwner>.PushToMagazine(ThreadCacheTable.t_table, _group, _link.Next._link.RingIndex);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

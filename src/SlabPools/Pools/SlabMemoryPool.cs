@@ -57,12 +57,13 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         }
 
         int index = SlotPool<SlabMemoryOwner>.ClassIndexOf(minBufferSize);
-        if (HotTier<SlabMemoryOwner>.TryTake(_hotId, index, out SlabMemoryOwner owner))
+        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+        if (HotTier<SlabMemoryOwner>.TryTake(table, _hotId, index, out SlabMemoryOwner owner))
         {
             return owner.RentFromHot();
         }
 
-        return _slots.Rent(index).MarkRented();
+        return _slots.Rent(table, index).MarkRented();
     }
 
     /// <summary>Does nothing: the memory belongs to the allocator.</summary>

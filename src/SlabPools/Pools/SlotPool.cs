@@ -184,12 +184,14 @@ internal sealed class SlotPool<TOwner>
     }
 
     /// <summary>Rents the next owner of a free slot of class <paramref name="index"/> from the magazines or the slabs (the hot tier was empty).</summary>
+    /// <param name="table">The calling thread's table, as the caller read it for the hot tier.</param>
+    /// <param name="index">The class.</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal TOwner Rent(int index)
+    internal TOwner Rent(MagazineBase?[]? table, int index)
     {
         ThreadCache<SlotGroup>? magazines = _magazines[index];
         SlotGroup group;
-        if (magazines is not null && magazines.TryPop(out group))
+        if (magazines is not null && ThreadCache<SlotGroup>.TryPop(table, magazines.Id, out group))
         {
             // Plain caches only (derived ones have no magazines): the mark is at FreeCookie's offset.
             if (!FreeCookie.IsMarked(group.Address))
@@ -237,14 +239,15 @@ internal sealed class SlotPool<TOwner>
     /// The slow half of an owner's Dispose with a hot tier: the slot of <paramref name="group"/> is
     /// marked free already and its next owner (ring index <paramref name="nextRingIndex"/>) goes
     /// down to the magazines, because the hot slot held another owner (displaced by this one) or
-    /// the thread has no hot state yet. The owners pass their fields: no interface call here.
+    /// the thread has no hot state yet. The owners pass their fields (no interface call here) and
+    /// the thread's table as they read it for the hot tier (null: read it again).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static void PushToMagazine(SlotGroup group, int nextRingIndex)
+    internal static void PushToMagazine(MagazineBase?[]? table, SlotGroup group, int nextRingIndex)
     {
         group.Generation = nextRingIndex - 1;
         ThreadCache<SlotGroup> magazines = group.Magazines!;
-        if (!magazines.TryPush(group))
+        if (!ThreadCache<SlotGroup>.TryPush(table, magazines.Id, group))
         {
             magazines.PushSlow(group);
         }

@@ -89,9 +89,13 @@ internal sealed class HotTier<T>
     /// </summary>
     /// <remarks>The caller guarantees that a non-negative id is that of a <see cref="HotTier{T}"/> of this <typeparamref name="T"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryTake(int id, int classIndex, out T item)
+    internal static bool TryTake(int id, int classIndex, out T item) => TryTake(ThreadCacheTable.t_table, id, classIndex, out item);
+
+    /// <summary>As <see cref="TryTake(int, int, out T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryTake(MagazineBase?[]? table, int id, int classIndex, out T item)
     {
-        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        MagazineBase? mb = ThreadCacheTable.Lookup(table, id);
         if (mb is not null)
         {
             HotState<T> s = Unsafe.As<HotState<T>>(mb);
@@ -127,9 +131,13 @@ internal sealed class HotTier<T>
     /// <param name="displaced">The object the slot held before, now the caller's to free further down (null when the slot was empty).</param>
     /// <returns>False when the thread has no state in the tier or a flush is in progress: nothing changed.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryPut(int id, int classIndex, T item, out T? displaced)
+    internal static bool TryPut(int id, int classIndex, T item, out T? displaced) => TryPut(ThreadCacheTable.t_table, id, classIndex, item, out displaced);
+
+    /// <summary>As <see cref="TryPut(int, int, T, out T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryPut(MagazineBase?[]? table, int id, int classIndex, T item, out T? displaced)
     {
-        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        MagazineBase? mb = ThreadCacheTable.Lookup(table, id);
         if (mb is not null)
         {
             HotState<T> s = Unsafe.As<HotState<T>>(mb);

@@ -108,11 +108,15 @@ internal static class ThreadCacheTable
 
     /// <summary>The calling thread's entry at <paramref name="id"/>, or null (also for a negative id).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static MagazineBase? Lookup(int id)
-    {
-        MagazineBase?[]? table = t_table;
-        return table is not null && (uint)id < (uint)table.Length ? table[id] : null;
-    }
+    internal static MagazineBase? Lookup(int id) => Lookup(t_table, id);
+
+    /// <summary>
+    /// The entry at <paramref name="id"/> of <paramref name="table"/>, the calling thread's table read
+    /// once by a caller that looks up several entries (a thread-static read is a call on Linux).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static MagazineBase? Lookup(MagazineBase?[]? table, int id) =>
+        table is not null && (uint)id < (uint)table.Length ? table[id] : null;
 
     /// <summary>The calling thread's table, grown to hold <paramref name="id"/>.</summary>
     internal static MagazineBase?[] TableFor(int id)
@@ -222,9 +226,13 @@ internal sealed class ThreadCache<T> : IThreadCache
     /// at its id.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryPop(int id, out T item)
+    internal static bool TryPop(int id, out T item) => TryPop(ThreadCacheTable.t_table, id, out item);
+
+    /// <summary>As <see cref="TryPop(int, out T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryPop(MagazineBase?[]? table, int id, out T item)
     {
-        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        MagazineBase? mb = ThreadCacheTable.Lookup(table, id);
         if (mb is not null)
         {
             Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
@@ -254,9 +262,13 @@ internal sealed class ThreadCache<T> : IThreadCache
 
     /// <summary>Fast path by id: caches a free object on the calling thread, or returns false (see <see cref="TryPop(int, out T)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryPush(int id, T item)
+    internal static bool TryPush(int id, T item) => TryPush(ThreadCacheTable.t_table, id, item);
+
+    /// <summary>As <see cref="TryPush(int, T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryPush(MagazineBase?[]? table, int id, T item)
     {
-        MagazineBase? mb = ThreadCacheTable.Lookup(id);
+        MagazineBase? mb = ThreadCacheTable.Lookup(table, id);
         if (mb is not null)
         {
             Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
