@@ -13,8 +13,8 @@ namespace SlabPools.Slabs;
 /// <remarks>
 /// <para><b>Who touches a magazine.</b> Its owner thread, on the fast path and on the slow path,
 /// with plain reads and writes bracketed by <c>Busy = 1 … Busy = 0</c> (the slow path holds
-/// <c>SyncRoot</c> instead when it finds a flush requested); and a flusher on another thread, holding <c>SyncRoot</c>, only after proving the
-/// owner is not inside its fast path.</para>
+/// <c>SyncRoot</c> instead when it finds a flush requested); and a flusher on another thread,
+/// holding <c>SyncRoot</c>, only after proving the owner is in neither path.</para>
 /// <para><b>The proof (an asymmetric Dekker handshake).</b> The owner writes <c>Busy = 1</c> and then
 /// reads <c>FlushRequested</c>; if it reads 1 it leaves by the slow path, which waits on
 /// <c>SyncRoot</c>. The flusher writes <c>FlushRequested = 1</c>, runs
