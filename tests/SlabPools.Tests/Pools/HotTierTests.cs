@@ -200,4 +200,22 @@ public class HotTierTests
                 break;
         }
     }
+
+    [Fact]
+    public void Disposing_the_allocator_empties_the_hot_slots_and_every_page_goes_back_with_the_last_buffer()
+    {
+        var pages = new SlabPools.Pages.NativePageAllocator();
+        var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = new FakeTimeProvider() }) { NativePages = pages };
+        IMemoryOwner<byte> kept = allocator.NativeBufferPool.Rent(4096);
+        allocator.NativeBufferPool.Rent(4096).Dispose(); // now in this thread's hot slot
+        Assert.Equal(1, Info(allocator, Pool.Native).ActiveObjects);
+
+        allocator.Dispose();
+        Assert.True(pages.BytesInUse > 0, "the buffer still rented keeps its slab");
+        kept.Memory.Span.Fill(7); // still valid after the allocator is disposed
+
+        kept.Dispose();
+        Assert.Equal(0, pages.BytesInUse);
+        Assert.Throws<ObjectDisposedException>(() => allocator.NativeBufferPool.Rent(4096));
+    }
 }
