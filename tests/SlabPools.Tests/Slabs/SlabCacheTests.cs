@@ -294,4 +294,29 @@ public class SlabCacheTests
         Assert.Contains("FlushInterval", e.Message);
         Assert.Contains("Debug", e.Message);
     }
+
+    /// <summary>A topology whose "current processor" changes on every read, as for a thread the scheduler keeps moving.</summary>
+    private sealed class MigratingTopology() : NodeTopology([0, 0])
+    {
+        private int _reads;
+
+        public override int CurrentProcessor => System.Threading.Interlocked.Increment(ref _reads) & 1;
+    }
+
+    [Fact]
+    public void A_thread_that_moves_to_another_processor_mid_refill_makes_one_slab_not_two()
+    {
+        // The first page request succeeds, every later one fails: a refill that made a slab for one
+        // processor's slot and then went on to the next processor's empty slot would fail here,
+        // leaving the first slab behind.
+        var pages = new FailingPageAllocator(new NativePageAllocator(), call => call > 1);
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { Topology = new MigratingTopology() }) { NativePages = pages };
+        SlabCache cache = allocator.CreateCache("migrating", 256, new SlabCacheOptions { Native = true, AllowMerge = false });
+
+        nint p = cache.Allocate();
+        SlabCacheInfo info = allocator.GetInfo().Single(i => i.Name == "migrating");
+        Assert.Equal(1, info.Slabs);
+        Assert.Equal(1, pages.Calls);
+        cache.Free(p);
+    }
 }
