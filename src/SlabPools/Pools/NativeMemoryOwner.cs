@@ -109,17 +109,11 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         }
 
         _rented = false;
-        int hotId = _link.HotId;
-        if (hotId >= 0)
+        if (_link.HotId >= 0)
         {
             // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
-            FreeCookie.Mark((nint)_address);
-            MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-            if (!HotTier<NativeMemoryOwner>.TryPut(table, hotId, _link.ClassIndex, _link.Next, out NativeMemoryOwner? displaced))
-            {
-                ReturnWithoutHotState();
-            }
-            else if (displaced is not null)
+            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _group, _link, out MagazineBase?[]? table);
+            if (displaced is not null)
             {
                 SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
             }
@@ -132,13 +126,6 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing) => Dispose();
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReturnWithoutHotState()
-    {
-        ((HotTier<NativeMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<NativeMemoryOwner>.PushToMagazine(ThreadCacheTable.t_table, _group, _link.Next._link.RingIndex);
-    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReportWrittenAfterFree() => _group.Cache.ReportWrittenAfterFree(_group.Slab, (nint)_address);

@@ -80,18 +80,12 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         }
 
         _rented = false;
-        int hotId = _link.HotId;
-        if (hotId >= 0)
+        if (_link.HotId >= 0)
         {
             // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
             // the thread's hot slot, the one it displaces (if any) down to the magazines.
-            FreeCookie.Mark(_address);
-            MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-            if (!HotTier<SlabMemoryOwner>.TryPut(table, hotId, _link.ClassIndex, _link.Next, out SlabMemoryOwner? displaced))
-            {
-                ReturnWithoutHotState();
-            }
-            else if (displaced is not null)
+            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _group, _link, out MagazineBase?[]? table);
+            if (displaced is not null)
             {
                 SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
             }
@@ -100,13 +94,6 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         }
 
         SlotPool<SlabMemoryOwner>.Return(_group);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReturnWithoutHotState()
-    {
-        ((HotTier<SlabMemoryOwner>)_group.HotTier!).OnSlowPath();
-        SlotPool<SlabMemoryOwner>.PushToMagazine(ThreadCacheTable.t_table, _group, _link.Next._link.RingIndex);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

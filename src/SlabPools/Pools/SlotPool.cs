@@ -236,6 +236,42 @@ internal sealed class SlotPool<TOwner>
     }
 
     /// <summary>
+    /// The fast half of an owner's Dispose with a hot tier (<c>link.HotId &gt;= 0</c>): marks the slot
+    /// at <paramref name="address"/> free and makes the ring's next owner the calling thread's hot
+    /// owner of the class.
+    /// </summary>
+    /// <param name="address">The slot's address.</param>
+    /// <param name="group">The slot.</param>
+    /// <param name="link">The disposing owner's link.</param>
+    /// <param name="table">The thread's table as read here, for the caller's <see cref="PushToMagazine"/>.</param>
+    /// <returns>
+    /// The owner the hot slot held before, whose slot the caller sends down with
+    /// <see cref="PushToMagazine"/> (passing that owner's fields: no interface call on this path); null
+    /// when the slot was empty or the thread had no hot state (then the slot went down already).
+    /// </returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TOwner? ReturnToHot(nint address, SlotGroup group, in OwnerLink<TOwner> link, out MagazineBase?[]? table)
+    {
+        FreeCookie.Mark(address);
+        table = ThreadCacheTable.t_table; // read once for both tiers
+        if (HotTier<TOwner>.TryPut(table, link.HotId, link.ClassIndex, link.Next, out TOwner? displaced))
+        {
+            return displaced;
+        }
+
+        ReturnWithoutHotState(group, link.RingIndex + 1);
+        return null;
+    }
+
+    // The thread had no hot state (or a flush was in progress): give it one, and send the slot down.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReturnWithoutHotState(SlotGroup group, int nextRingIndex)
+    {
+        ((HotTier<TOwner>)group.HotTier!).OnSlowPath();
+        PushToMagazine(ThreadCacheTable.t_table, group, nextRingIndex & (group.Owners.Length - 1));
+    }
+
+    /// <summary>
     /// The slow half of an owner's Dispose with a hot tier: the slot of <paramref name="group"/> is
     /// marked free already and its next owner (ring index <paramref name="nextRingIndex"/>) goes
     /// down to the magazines, because the hot slot held another owner (displaced by this one) or
