@@ -292,9 +292,23 @@ internal sealed class HotTier<T>
     }
 
     /// <summary>Empties every state and keeps the tier closed (the allocator was disposed).</summary>
+    /// <remarks>
+    /// One flush is enough: it leaves FlushRequested at 1 in every state, so an owner that was busy
+    /// during it fails over to its slow path next time and empties its own state there
+    /// (<see cref="OnSlowPath"/>). Later calls (every class's cache closes its view) do nothing.
+    /// </remarks>
     internal void Close()
     {
-        _closed = true;
+        lock (_registryLock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+        }
+
         Flush(-1);
     }
 
@@ -338,7 +352,7 @@ internal sealed class HotTier<T>
 
         public int FlushRemote() => tier.Flush(classIndex);
 
-        // The allocator closes every cache; the first close of a class closes the whole tier.
+        // The allocator closes every cache; the first close of a class closes the whole tier (once).
         public void Close() => tier.Close();
     }
 }
