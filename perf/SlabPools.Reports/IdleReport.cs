@@ -24,6 +24,7 @@ internal static class IdleReport
 {
     private const int Burst = 20_000;
     private const int Size = 4096;
+    private const int WarmUpBuffers = 64;
 
     private static readonly string[] Pools = ["slabpools-pinned", "slabpools-native", "arraypool-shared", "memorypool-shared", "kestrel"];
 
@@ -94,60 +95,91 @@ internal static class IdleReport
         SlabAllocator? allocator = null;
         WebApplication? app = null;
         Func<long> poolBytes = () => -1;
-        Action burst;
-        Action release;
+        MemoryPool<byte>? memory = null;
         switch (pool)
         {
             case "slabpools-pinned":
             case "slabpools-native":
             {
                 allocator = new SlabAllocator();
-                MemoryPool<byte> memory = pool == "slabpools-pinned" ? allocator.MemoryPool : allocator.NativeBufferPool;
-                var owners = new IMemoryOwner<byte>[Burst];
-                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = memory.Rent(Size); owners[i].Memory.Span.Fill(1); } };
-                release = () => { for (int i = 0; i < Burst; i++) { owners[i].Dispose(); owners[i] = null!; } };
+                memory = pool == "slabpools-pinned" ? allocator.MemoryPool : allocator.NativeBufferPool;
                 SlabAllocator a = allocator;
                 poolBytes = () => a.GetInfo().Sum(i => i.BytesReserved);
                 break;
             }
 
             case "arraypool-shared":
-            {
-                var arrays = new byte[Burst][];
-                burst = () => { for (int i = 0; i < Burst; i++) { arrays[i] = ArrayPool<byte>.Shared.Rent(Size); arrays[i].AsSpan().Fill(1); } };
-                release = () => { for (int i = 0; i < Burst; i++) { ArrayPool<byte>.Shared.Return(arrays[i]); arrays[i] = null!; } };
                 break;
-            }
 
             case "memorypool-shared":
-            {
-                var owners = new IMemoryOwner<byte>[Burst];
-                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = MemoryPool<byte>.Shared.Rent(Size); owners[i].Memory.Span.Fill(1); } };
-                release = () => { for (int i = 0; i < Burst; i++) { owners[i].Dispose(); owners[i] = null!; } };
+                memory = MemoryPool<byte>.Shared;
                 break;
-            }
 
             case "kestrel":
-            {
                 // Kestrel's pool as a bare pool: its idle eviction runs from the server's heartbeat,
                 // which does not run here, so this shows a pool without eviction.
                 app = WebApplication.CreateSlimBuilder().Build();
-                MemoryPool<byte> memory = app.Services.GetRequiredService<IMemoryPoolFactory<byte>>().Create();
-                var owners = new IMemoryOwner<byte>[Burst];
-                burst = () => { for (int i = 0; i < Burst; i++) { owners[i] = memory.Rent(Size); owners[i].Memory.Span.Fill(1); } };
-                release = () => { for (int i = 0; i < Burst; i++) { owners[i].Dispose(); owners[i] = null!; } };
+                memory = app.Services.GetRequiredService<IMemoryPoolFactory<byte>>().Create();
                 break;
-            }
 
             default:
                 Console.Error.WriteLine($"unknown pool {pool}");
                 return 2;
         }
 
+        var owners = new IMemoryOwner<byte>[Burst];
+        var arrays = new byte[Burst][];
+        void Rent(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (memory is null)
+                {
+                    arrays[i] = ArrayPool<byte>.Shared.Rent(Size);
+                    arrays[i].AsSpan().Fill(1);
+                }
+                else
+                {
+                    owners[i] = memory.Rent(Size);
+                    owners[i].Memory.Span.Fill(1);
+                }
+            }
+        }
+
+        void Return(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (memory is null)
+                {
+                    ArrayPool<byte>.Shared.Return(arrays[i]);
+                    arrays[i] = null!;
+                }
+                else
+                {
+                    owners[i].Dispose();
+                    owners[i] = null!;
+                }
+            }
+        }
+
+        // Warm-up: bring the process to where a running service is before a burst, so that "before"
+        // does not count one-time start-up costs against the pool: the pool's code loaded and
+        // compiled (tiered compilation compiles hot methods again after 30 calls, in the background,
+        // so the loop runs well past that and then gives the compiler a moment), the sampling's own
+        // code run once. A few buffers rented and returned many times keep the pool and the GC heap small.
+        for (int round = 0; round < 200; round++)
+        {
+            Rent(WarmUpBuffers);
+            Return(WarmUpBuffers);
+        }
+
+        Thread.Sleep(TimeSpan.FromSeconds(1));
+        _ = poolBytes() + ResidentBytes() + GC.GetTotalMemory(false);
         Sample(-3, poolBytes);
-        burst();
+        Rent(Burst);
         Sample(-2, poolBytes);
-        release();
+        Return(Burst);
         Sample(-1, poolBytes);
         long start = Stopwatch.GetTimestamp();
         for (int second = 0; second <= seconds; second++)

@@ -27,7 +27,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
     private const int NewArraysPerRefill = 4;
 
     /// <summary>The free mark every free array bears at bytes 8..15 (see <see cref="MarkOf"/>).</summary>
-    internal static readonly ulong s_mark = NewMark();
+    internal static readonly ulong s_mark = FreeCookie.NewSecret();
 
     private readonly NodeTopology _topology;
     private readonly ErrorReporter _errors;
@@ -110,13 +110,6 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
         internal readonly Lock Lock = new();
         internal byte[][] Items = new byte[16][];
         internal int Count;
-    }
-
-    private static ulong NewMark()
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
-        return BitConverter.ToUInt64(bytes) | 1;
     }
 
     /// <summary>Bytes 8..15 of <paramref name="array"/> (class sizes are at least 16 bytes).</summary>

@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 
 namespace SlabPools.Slabs;
 
@@ -24,11 +23,21 @@ internal static class FreeCookie
 
     private static readonly ulong s_secret = NewSecret();
 
-    private static ulong NewSecret()
+    /// <summary>
+    /// A random, odd 64-bit secret from the operating system's secure random source, without
+    /// System.Security.Cryptography: on Linux its RandomNumberGenerator loads OpenSSL, about 5 MiB
+    /// of resident memory in a process that otherwise never needs it. <see cref="Guid.NewGuid"/>
+    /// draws from the same source (getrandom/arc4random) in the runtime itself. A version-4 GUID
+    /// has 6 fixed bits (in bytes 7 and 8), so the secret XORs the low half of one GUID with the
+    /// high half of another: every bit has at least one random source.
+    /// </summary>
+    internal static ulong NewSecret()
     {
-        Span<byte> bytes = stackalloc byte[8];
-        RandomNumberGenerator.Fill(bytes);
-        return BitConverter.ToUInt64(bytes) | 1;
+        Span<byte> a = stackalloc byte[16];
+        Span<byte> b = stackalloc byte[16];
+        Guid.NewGuid().TryWriteBytes(a);
+        Guid.NewGuid().TryWriteBytes(b);
+        return (BitConverter.ToUInt64(a) ^ BitConverter.ToUInt64(b[8..])) | 1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
