@@ -332,7 +332,7 @@ internal sealed class SlotPool<TOwner>
                 if (!cache.IsDerived)
                 {
                     var backend = new SlabCache.Backend<SlotGroup, SlotGroupCodec>(cache);
-                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), backend);
+                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), backend, SlabCache.DepotBatchesFor(size));
                     cache.RegisterThreadCache(magazines);
                     if (_hot is not null && !cache.ClearOnFree)
                     {

@@ -50,7 +50,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
     /// increments may lose counts, never leave the value unchanged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void NoteActivity()
+    public void NoteActivity()
     {
         Volatile.Write(ref _activity, _activity + 1);
         Flusher?.NoteActivity();

@@ -31,7 +31,7 @@ public sealed partial class SlabCache
     /// increments may lose counts, never leave the value unchanged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void NoteActivity()
+    internal void NoteActivity()
     {
         Volatile.Write(ref _activity, _activity + 1);
         Flusher?.NoteActivity();
@@ -60,6 +60,8 @@ public sealed partial class SlabCache
         public int Refill(Span<T> destination) => cache.AllocateBatch<T, TCodec>(destination);
 
         public void Drain(ReadOnlySpan<T> objects) => cache.FreeBatch<T, TCodec>(objects);
+
+        public void NoteActivity() => cache.NoteActivity();
     }
 
     /// <summary>

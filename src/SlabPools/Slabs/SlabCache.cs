@@ -158,7 +158,7 @@ public sealed partial class SlabCache : IObjectCache
             _nodes[i] = new NodePartialList();
         }
 
-        _objects = new ThreadCache<SlabObject>(MagazineCapacityFor(objectSize), new Backend<SlabObject, SlabObjectCodec>(this));
+        _objects = new ThreadCache<SlabObject>(MagazineCapacityFor(objectSize), new Backend<SlabObject, SlabObjectCodec>(this), DepotBatchesFor(objectSize));
         RegisterThreadCache(_objects);
     }
 
@@ -271,6 +271,17 @@ public sealed partial class SlabCache : IObjectCache
     /// classes holds at most that much per class until the flusher takes it back.
     /// </summary>
     internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(128 * 1024 / Math.Max(1, objectSize), 2, 64);
+
+    /// <summary>
+    /// Depot size: half-magazines (batches) a cache's depot holds at most, about 512 KiB of objects
+    /// (8 batches of 16 buffers of 4 KiB), between 2 and 32 batches. Enough for the imbalance of a
+    /// few threads that rent on one side and return on the other; the flusher empties it.
+    /// </summary>
+    internal static int DepotBatchesFor(int objectSize)
+    {
+        int batchBytes = Math.Max(1, MagazineCapacityFor(objectSize) / 2) * Math.Max(1, objectSize);
+        return Math.Clamp(512 * 1024 / batchBytes, 2, 32);
+    }
 
     // ----- free-list link and free mark, at this cache's offsets (slow paths only) ----------------
 

@@ -78,6 +78,13 @@ internal interface IMagazineBackend<T>
 
     /// <summary>Takes back free objects.</summary>
     void Drain(ReadOnlySpan<T> objects);
+
+    /// <summary>
+    /// Counts a slow path served by the magazines' depot as activity of this tier: the flusher must
+    /// stay armed while objects flow through the depot without reaching the backend, or the
+    /// objects left in magazines and depot when the flow stops would never be flushed.
+    /// </summary>
+    void NoteActivity();
 }
 
 /// <summary>What the flusher and the statistics need from a thread cache, whatever its item type.</summary>
@@ -183,6 +190,10 @@ internal sealed class ThreadCache<T> : IThreadCache
     private readonly int _capacity;
     private readonly IMagazineBackend<T> _backend;
 
+    // Full half-magazines left by threads that free more than they allocate, for threads that
+    // allocate more than they free (null: the backend is itself a cheap batch store).
+    private readonly MagazineDepot<T>? _depot;
+
     // Protects _magazines (registration and removal of whole magazines).
     private readonly Lock _registryLock = new();
     private readonly List<Magazine<T>> _magazines = new();
@@ -195,11 +206,21 @@ internal sealed class ThreadCache<T> : IThreadCache
     private long _droppedHits;
     private long _droppedMisses;
 
-    internal ThreadCache(int capacity, IMagazineBackend<T> backend)
+    /// <param name="capacity">Objects per magazine (clamped to 2..<see cref="Magazine{T}.MaxCapacity"/>).</param>
+    /// <param name="backend">Where magazines refill from and drain to.</param>
+    /// <param name="depotBatches">Half-magazines the depot between the magazines and the backend holds at most; 0 for no depot.</param>
+    internal ThreadCache(int capacity, IMagazineBackend<T> backend, int depotBatches = 0)
     {
-        _capacity = Math.Max(2, capacity);
+        _capacity = Math.Clamp(capacity, 2, Magazine<T>.MaxCapacity);
         _backend = backend;
+        if (depotBatches > 0)
+        {
+            _depot = new MagazineDepot<T>(_capacity / 2, depotBatches);
+        }
     }
+
+    /// <summary>The depot between the magazines and the backend (null when there is none).</summary>
+    internal MagazineDepot<T>? Depot => _depot;
 
     internal int Capacity => _capacity;
 
@@ -346,7 +367,13 @@ internal sealed class ThreadCache<T> : IThreadCache
         m.Misses++;
         if (m.Count == 0)
         {
-            m.Count = _backend.Refill(m.Items);
+            int fromDepot = _depot?.TryTake(m.Items) ?? 0;
+            if (fromDepot > 0)
+            {
+                _backend.NoteActivity();
+            }
+
+            m.Count = fromDepot > 0 ? fromDepot : _backend.Refill(m.Items);
         }
 
         int n = --m.Count;
@@ -392,7 +419,15 @@ internal sealed class ThreadCache<T> : IThreadCache
         {
             int half = m.Capacity / 2;
             Span<T> items = m.Items;
-            _backend.Drain(items[..half]);
+            if (_depot is not null && _depot.TryPut(items[..half]))
+            {
+                _backend.NoteActivity();
+            }
+            else
+            {
+                _backend.Drain(items[..half]);
+            }
+
             items[half..m.Count].CopyTo(items);
             items[(m.Count - half)..].Clear();
             m.Count -= half;
@@ -433,7 +468,7 @@ internal sealed class ThreadCache<T> : IThreadCache
                 }
             }
 
-            return total;
+            return total + (_depot?.CachedObjects ?? 0);
         }
     }
 
@@ -530,6 +565,13 @@ internal sealed class ThreadCache<T> : IThreadCache
                     _droppedMisses += m.Misses;
                 }
             }
+        }
+
+        // After the magazines, whose drains may have left nothing here but whose owners' slow
+        // paths may have: the depot's batches go back to the slabs too.
+        if (_depot is not null)
+        {
+            drained += _depot.DrainTo(_backend, close: _closed);
         }
 
         return drained;
