@@ -40,10 +40,14 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         _allocator = allocator;
         _slots = new Pools.SlotPool<Pools.NativeMemoryOwner>(allocator, allocator.NativePages, "native-", static g => new Pools.NativeMemoryOwner(g));
         _hotId = _slots.HotId;
+        _magazineIds = _slots.MagazineIds;
     }
 
     // The hot tier's id (-1: none), kept here so the fast path reads it from the pool itself.
     private readonly int _hotId;
+
+    // The slot pool's magazine ids per class (the same array), read by the rent path from the pool itself.
+    private readonly int[] _magazineIds;
 
     /// <summary>The largest buffer <see cref="Rent"/> gives: <see cref="SizeClasses.MaxSize"/>.</summary>
     public override int MaxBufferSize => SizeClasses.MaxSize;
@@ -66,11 +70,19 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
         if (HotTier<Pools.NativeMemoryOwner>.TryTake(table, _hotId, index, out Pools.NativeMemoryOwner owner))
         {
-            return owner.RentFromHot();
+            return owner.RentFromCache();
         }
 
-        return _slots.Rent(table, index).MarkRented();
+        return RentFromMagazines(table, index);
     }
+
+    // The hot slot was empty: the magazines' fast path, by id, with the concrete owner type (the
+    // shared generic SlotPool could only reach the owner through its interface).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Pools.NativeMemoryOwner RentFromMagazines(MagazineBase?[]? table, int index) =>
+        ThreadCache<Pools.NativeMemoryOwner>.TryPop(table, _magazineIds[index], out Pools.NativeMemoryOwner owner)
+            ? owner.RentFromCache()
+            : _slots.RentSlow(index).MarkRented();
 
     /// <summary>Allocates <paramref name="size"/> bytes of native memory (at least 16 bytes are reserved).</summary>
     /// <returns>The address; free it with <see cref="Free"/>. The memory is not zeroed.</returns>

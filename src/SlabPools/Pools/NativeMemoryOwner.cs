@@ -30,7 +30,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
 
     int ISlotOwner.RingIndex => _link.RingIndex;
 
-    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex) => _link = new OwnerLink<NativeMemoryOwner>(next, ringIndex, hotId, classIndex);
+    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<NativeMemoryOwner>(next, ringIndex, hotId, classIndex, magazineId);
 
     /// <summary>The buffer's address, valid until the owner is disposed.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
@@ -80,9 +80,9 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         return this;
     }
 
-    /// <summary>Hands out this owner, taken from a hot tier: its slot is free and should bear its mark.</summary>
+    /// <summary>Hands out this owner, taken from a hot tier or a magazine: its slot is free and should bear its mark.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal NativeMemoryOwner RentFromHot()
+    internal NativeMemoryOwner RentFromCache()
     {
         if (!FreeCookie.IsMarked((nint)_address))
         {
@@ -115,13 +115,13 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
             NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _group, _link, out MagazineBase?[]? table);
             if (displaced is not null)
             {
-                SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
+                SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
             }
 
             return;
         }
 
-        SlotPool<NativeMemoryOwner>.Return(_group);
+        SlotPool<NativeMemoryOwner>.Return(_group, _link.Next, _link.MagazineId);
     }
 
     /// <inheritdoc/>

@@ -1,6 +1,8 @@
 using System;
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
 using SlabPools.Slabs;
 
 namespace SlabPools.Pools;
@@ -23,14 +25,17 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
     {
         _group = group;
         _address = group.Address;
-        _memory = new Memory<byte>(group.Slab.Block.Array, group.Offset, group.Length);
+        // Pre-pinned: the slab's array never moves (the slab layer works on its raw address), so
+        // Memory.Pin() (sockets, file I/O) hands out the pointer without a pinning GC handle, as
+        // Kestrel's own blocks do.
+        _memory = MemoryMarshal.CreateFromPinnedArray(group.Slab.Block.Array, group.Offset, group.Length);
     }
 
     SlotGroup ISlotOwner.Group => _group;
 
     int ISlotOwner.RingIndex => _link.RingIndex;
 
-    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex) => _link = new OwnerLink<SlabMemoryOwner>(next, ringIndex, hotId, classIndex);
+    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<SlabMemoryOwner>(next, ringIndex, hotId, classIndex, magazineId);
 
     /// <summary>The buffer: the whole slot, at least the size asked for. Pinned: its address never changes.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed (and not rented again since).</exception>
@@ -55,9 +60,9 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         return this;
     }
 
-    /// <summary>Hands out this owner, taken from a hot tier: its slot is free and should bear its mark.</summary>
+    /// <summary>Hands out this owner, taken from a hot tier or a magazine: its slot is free and should bear its mark.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal SlabMemoryOwner RentFromHot()
+    internal SlabMemoryOwner RentFromCache()
     {
         if (!FreeCookie.IsMarked(_address))
         {
@@ -87,13 +92,13 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
             SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _group, _link, out MagazineBase?[]? table);
             if (displaced is not null)
             {
-                SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._group, displaced._link.RingIndex);
+                SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
             }
 
             return;
         }
 
-        SlotPool<SlabMemoryOwner>.Return(_group);
+        SlotPool<SlabMemoryOwner>.Return(_group, _link.Next, _link.MagazineId);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -108,11 +113,21 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
 /// <summary>Error reports shared by the owners of both memory pools.</summary>
 internal static class OwnerErrors
 {
-    internal static void DoubleDispose(SlotGroup group) =>
+    /// <remarks>
+    /// The owner is not rented, so its slot may be free and its slab released at any moment (a
+    /// stale owner outlives its slab): the slot's bytes are shown only when the slab is managed
+    /// memory (its array stays alive with the slot group, whatever it holds now). A native slab's
+    /// memory may be unmapped, even while this report is being written, and is never read here.
+    /// </remarks>
+    internal static void DoubleDispose(SlotGroup group)
+    {
+        bool released = SlabState.IsDead(Volatile.Read(ref group.Slab.State));
         group.Cache.ReportDerived(
             SlabErrorKind.DoubleFree,
             group.Slab,
             group.Address,
-            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again)",
-            "dispose ignored; the buffer now rented from that slot, if any, is untouched");
+            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again{(released ? "; its slab has been released since" : string.Empty)})",
+            "dispose ignored; the buffer now rented from that slot, if any, is untouched",
+            dumpMemory: group.Slab.Block.Array is not null && !released);
+    }
 }

@@ -34,10 +34,14 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         _allocator = allocator;
         _slots = new SlotPool<SlabMemoryOwner>(allocator, allocator.PinnedPages, "pinned-", static g => new SlabMemoryOwner(g));
         _hotId = _slots.HotId;
+        _magazineIds = _slots.MagazineIds;
     }
 
     // The hot tier's id (-1: none), kept here so the fast path reads it from the pool itself.
     private readonly int _hotId;
+
+    // The slot pool's magazine ids per class (the same array), read by the rent path from the pool itself.
+    private readonly int[] _magazineIds;
 
     /// <summary>The largest buffer: <see cref="SizeClasses.MaxSize"/> (1 MiB), so that Pipelines sends all its segments here.</summary>
     public override int MaxBufferSize => SizeClasses.MaxSize;
@@ -60,11 +64,19 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
         if (HotTier<SlabMemoryOwner>.TryTake(table, _hotId, index, out SlabMemoryOwner owner))
         {
-            return owner.RentFromHot();
+            return owner.RentFromCache();
         }
 
-        return _slots.Rent(table, index).MarkRented();
+        return RentFromMagazines(table, index);
     }
+
+    // The hot slot was empty: the magazines' fast path, by id, with the concrete owner type (the
+    // shared generic SlotPool could only reach the owner through its interface).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private SlabMemoryOwner RentFromMagazines(MagazineBase?[]? table, int index) =>
+        ThreadCache<SlabMemoryOwner>.TryPop(table, _magazineIds[index], out SlabMemoryOwner owner)
+            ? owner.RentFromCache()
+            : _slots.RentSlow(index).MarkRented();
 
     /// <summary>Does nothing: the memory belongs to the allocator.</summary>
     protected override void Dispose(bool disposing)

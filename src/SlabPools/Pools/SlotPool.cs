@@ -29,18 +29,20 @@ internal sealed class SlotGroup
     /// <summary>The slot's address (kept here: the fast path needs it without touching the slab).</summary>
     internal readonly nint Address;
 
-    /// <summary>The pool's per-thread tier for this slot's cache (null for derived caches, which have none).</summary>
-    internal ThreadCache<SlotGroup>? Magazines;
+    /// <summary>The pool's per-thread tier for this slot's cache, a <c>ThreadCache&lt;TOwner&gt;</c> of the slots' next owners (null for derived caches, which have none).</summary>
+    internal object? Magazines;
 
     /// <summary>The pool's <see cref="HotTier{T}"/> of owners, for the owners' slow paths (null when the owners carry hot id -1).</summary>
     internal object? HotTier;
 
-    // The ring index of the owner rented last: a rent from the magazines hands out the next one.
-    // Written only by the thread that holds the slot (between its allocation and its free), or by
-    // whoever moves the slot's next owner from a hot tier down to the magazines' backend.
+    // Which owner is next, for a slot that is free on its slab: the one after ring index Generation
+    // (see OwnerCodec). While the slot is rented, or free in a hot slot, a magazine or a depot, its
+    // next owner is carried there and Generation is not read. Written by whoever gives the slot back
+    // to the slab (OwnerBackend.Drain, before the slab can hand it out again); for derived caches,
+    // which have no magazines, by the rent (the owner rented last).
     internal int Generation;
 
-    internal SlotGroup(SlabCache cache, Slab slab, int index, int ownersPerSlot, Func<SlotGroup, object> createOwner, int hotId, int classIndex)
+    internal SlotGroup(SlabCache cache, Slab slab, int index, int ownersPerSlot, Func<SlotGroup, object> createOwner, int hotId, int classIndex, int magazineId)
     {
         Cache = cache;
         Slab = slab;
@@ -55,7 +57,7 @@ internal sealed class SlotGroup
         // The owners form a ring: disposing owner k makes owner k + 1 the slot's next (see the class remarks).
         for (int i = 0; i < ownersPerSlot; i++)
         {
-            ((ISlotOwner)Owners[i]).Link(Owners[(i + 1) & (ownersPerSlot - 1)], i, hotId, classIndex);
+            ((ISlotOwner)Owners[i]).Link(Owners[(i + 1) & (ownersPerSlot - 1)], i, hotId, classIndex, magazineId);
         }
     }
 
@@ -73,8 +75,8 @@ internal interface ISlotOwner
     /// <summary>The owner's place in its slot's ring.</summary>
     int RingIndex { get; }
 
-    /// <summary>Called once, when the slot's owners are made: the ring's next owner and the hot tier the owner returns to (-1: none).</summary>
-    void Link(object next, int ringIndex, int hotId, int classIndex);
+    /// <summary>Called once, when the slot's owners are made: the ring's next owner, the hot tier the owner returns to (-1: none) and the id of its slot's magazines (-1: none).</summary>
+    void Link(object next, int ringIndex, int hotId, int classIndex, int magazineId);
 }
 
 /// <summary>An owner's place among its slot's owners, set once when the slot is made.</summary>
@@ -94,27 +96,65 @@ internal struct OwnerLink<TOwner>
     /// <summary>The slot's size class.</summary>
     internal int ClassIndex;
 
-    internal OwnerLink(object next, int ringIndex, int hotId, int classIndex)
+    /// <summary>The id of the slot's magazines (a <see cref="ThreadCache{T}"/> of owners; -1: none).</summary>
+    internal int MagazineId;
+
+    internal OwnerLink(object next, int ringIndex, int hotId, int classIndex, int magazineId)
     {
         Next = (TOwner)next;
         RingIndex = ringIndex;
         HotId = hotId;
         ClassIndex = classIndex;
+        MagazineId = magazineId;
     }
 }
 
-/// <summary>Slot groups are the items of a memory pool's magazines.</summary>
-internal readonly struct SlotGroupCodec : ISlotCodec<SlotGroup>
+/// <summary>
+/// The items of a memory pool's magazines and depot are the next owners of free slots, as in its hot
+/// tier: a rent from a magazine hands out the owner it pops, touching neither the slot group nor its
+/// ring. From the slabs, a slot's next owner is the one after ring index <see cref="SlotGroup.Generation"/>.
+/// </summary>
+/// <typeparam name="TOwner">The owner type.</typeparam>
+internal readonly struct OwnerCodec<TOwner> : ISlotCodec<TOwner>
+    where TOwner : class, ISlotOwner
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static SlotGroup Encode(Slab slab, int index) => Unsafe.As<SlotGroup>(slab.Slots![index]!);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Slab Decode(in SlotGroup item, out int index)
+    public static TOwner Encode(Slab slab, int index)
     {
-        index = item.Index;
-        return item.Slab;
+        SlotGroup group = Unsafe.As<SlotGroup>(slab.Slots![index]!);
+        object[] owners = group.Owners;
+        return Unsafe.As<TOwner>(owners[(group.Generation + 1) & (owners.Length - 1)]);
     }
+
+    public static Slab Decode(in TOwner item, out int index)
+    {
+        SlotGroup group = item.Group;
+        index = group.Index;
+        return group.Slab;
+    }
+}
+
+/// <summary>
+/// The slab layer behind a memory pool's magazines and hot tier: owners in, owners out. A drain first records in
+/// each slot which owner is next (<see cref="SlotGroup.Generation"/>), so that the slab hands the
+/// slot out again with that owner and a stale owner stays caught.
+/// </summary>
+/// <typeparam name="TOwner">The owner type.</typeparam>
+internal sealed class OwnerBackend<TOwner>(SlabCache cache) : IMagazineBackend<TOwner>, IHotSink<TOwner>
+    where TOwner : class, ISlotOwner
+{
+    public int Refill(Span<TOwner> destination) => cache.AllocateBatch<TOwner, OwnerCodec<TOwner>>(destination);
+
+    public void Drain(ReadOnlySpan<TOwner> objects)
+    {
+        foreach (TOwner owner in objects)
+        {
+            owner.Group.Generation = owner.RingIndex - 1;
+        }
+
+        cache.FreeBatch<TOwner, OwnerCodec<TOwner>>(objects);
+    }
+
+    public void NoteActivity() => cache.NoteActivity();
 }
 
 /// <summary>
@@ -141,9 +181,10 @@ internal sealed class SlotPool<TOwner>
     private readonly SlabCache?[] _caches = new SlabCache?[SizeClasses.CountConst];
     private readonly HotTier<TOwner>? _hot;
 
-    // The pool's per-thread tier behind the hot one: magazines of slot groups, so that a rent finds
-    // its owner without going through the slab (null for derived caches, which take their own slow path).
-    private readonly ThreadCache<SlotGroup>?[] _magazines = new ThreadCache<SlotGroup>?[SizeClasses.CountConst];
+    // The pool's per-thread tier behind the hot one: magazines of the next owners of free slots, so
+    // that a rent finds its owner without going through the slab (null for derived caches, which take
+    // their own slow path).
+    private readonly ThreadCache<TOwner>?[] _magazines = new ThreadCache<TOwner>?[SizeClasses.CountConst];
     private readonly Lock _createLock = new();
 
     internal SlotPool(SlabAllocator allocator, PageAllocator pages, string prefix, Func<SlotGroup, object> createOwner)
@@ -163,8 +204,22 @@ internal sealed class SlotPool<TOwner>
     /// <summary>Buffers above this size are rounded up to whole multiples of it (see <see cref="ClassIndexOf"/>).</summary>
     internal const int PageGranule = 4096;
 
-    /// <summary>The id of the pool's hot tier (-1: none, every rent takes <see cref="Rent"/>).</summary>
+    /// <summary>The id of the pool's hot tier (-1: none, every rent takes the magazines).</summary>
     internal int HotId { get; } = -1;
+
+    /// <summary>
+    /// Per class, the id of its magazines (-1 until the class's cache exists, and for derived
+    /// caches): the pools' rent pops them by id with their concrete owner type, then calls
+    /// <see cref="RentSlow"/> when they are empty.
+    /// </summary>
+    internal int[] MagazineIds { get; } = NoMagazines();
+
+    private static int[] NoMagazines()
+    {
+        var ids = new int[SizeClasses.CountConst];
+        ids.AsSpan().Fill(-1);
+        return ids;
+    }
 
     /// <summary>
     /// The class for a buffer of <paramref name="size"/> bytes (1..MaxSize). Sizes above 4 KiB are
@@ -183,56 +238,42 @@ internal sealed class SlotPool<TOwner>
         return SizeClasses.IndexOf(size);
     }
 
-    /// <summary>Rents the next owner of a free slot of class <paramref name="index"/> from the magazines or the slabs (the hot tier was empty).</summary>
-    /// <param name="table">The calling thread's table, as the caller read it for the hot tier.</param>
-    /// <param name="index">The class.</param>
+    /// <summary>
+    /// Rents the next owner of a free slot of class <paramref name="index"/> when the hot tier and
+    /// the magazines' fast path had none: from the depot or the slabs (or the derived cache). The
+    /// slot's free mark is checked and wiped; the caller marks the owner rented.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal TOwner Rent(MagazineBase?[]? table, int index)
-    {
-        ThreadCache<SlotGroup>? magazines = _magazines[index];
-        SlotGroup group;
-        if (magazines is not null && ThreadCache<SlotGroup>.TryPop(table, magazines.Id, out group))
-        {
-            // Plain caches only (derived ones have no magazines): the mark is at FreeCookie's offset.
-            if (!FreeCookie.IsMarked(group.Address))
-            {
-                group.Cache.ReportWrittenAfterFree(group.Slab, group.Address);
-            }
-
-            FreeCookie.Wipe(group.Address);
-        }
-        else
-        {
-            group = RentSlow(index);
-        }
-
-        object[] owners = group.Owners;
-        int next = ++group.Generation;
-        return Unsafe.As<TOwner>(owners[next & (owners.Length - 1)]);
-    }
-
-    private SlotGroup RentSlow(int index)
+    internal TOwner RentSlow(int index)
     {
         SlabCache cache = _caches[index] ?? CreateCache(index);
-        ThreadCache<SlotGroup>? magazines = _magazines[index];
+        ThreadCache<TOwner>? magazines = _magazines[index];
+        SlotGroup group;
         if (magazines is null)
         {
             // A derived cache (debugging): its own slow path does the checks. Slots always hold a
-            // SlotGroup (the slot constructor makes one per slot).
+            // SlotGroup (the slot constructor makes one per slot); without magazines, Generation is
+            // the ring index of the owner rented last.
             SlabObject o = cache.AllocateObject();
-            return Unsafe.As<SlotGroup>(o.Slab.Slots![o.Index]!);
+            group = Unsafe.As<SlotGroup>(o.Slab.Slots![o.Index]!);
+            object[] owners = group.Owners;
+            int next = ++group.Generation;
+            return Unsafe.As<TOwner>(owners[next & (owners.Length - 1)]);
         }
 
         _allocator.ThrowIfDisposed();
         _hot?.OnSlowPath();
-        SlotGroup group = magazines.PopSlow();
+        TOwner owner = magazines.PopSlow();
+        group = owner.Group;
+
+        // Plain caches only (derived ones have no magazines): the mark is at FreeCookie's offset.
         if (!FreeCookie.IsMarked(group.Address))
         {
             cache.ReportWrittenAfterFree(group.Slab, group.Address);
         }
 
         FreeCookie.Wipe(group.Address);
-        return group;
+        return owner;
     }
 
     /// <summary>
@@ -259,41 +300,45 @@ internal sealed class SlotPool<TOwner>
             return displaced;
         }
 
-        ReturnWithoutHotState(group, link.RingIndex + 1);
+        ReturnWithoutHotState(group, link.Next, link.MagazineId);
         return null;
     }
 
     // The thread had no hot state (or a flush was in progress): give it one, and send the slot down.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ReturnWithoutHotState(SlotGroup group, int nextRingIndex)
+    private static void ReturnWithoutHotState(SlotGroup group, TOwner next, int magazineId)
     {
         ((HotTier<TOwner>)group.HotTier!).OnSlowPath();
-        PushToMagazine(ThreadCacheTable.t_table, group, nextRingIndex & (group.Owners.Length - 1));
+        PushToMagazine(ThreadCacheTable.t_table, magazineId, next);
     }
 
     /// <summary>
-    /// The slow half of an owner's Dispose with a hot tier: the slot of <paramref name="group"/> is
-    /// marked free already and its next owner (ring index <paramref name="nextRingIndex"/>) goes
-    /// down to the magazines, because the hot slot held another owner (displaced by this one) or
-    /// the thread has no hot state yet. The owners pass their fields (no interface call here) and
-    /// the thread's table as they read it for the hot tier (null: read it again).
+    /// The slow half of an owner's Dispose with a hot tier: a free slot's next owner
+    /// <paramref name="next"/> goes down to the magazines (id <paramref name="magazineId"/>), because
+    /// the hot slot held it and was taken by another (displaced), or the thread has no hot state
+    /// yet. The owners pass their fields (no interface call here) and the thread's table as they
+    /// read it for the hot tier (null: read it again).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static void PushToMagazine(MagazineBase?[]? table, SlotGroup group, int nextRingIndex)
+    internal static void PushToMagazine(MagazineBase?[]? table, int magazineId, TOwner next)
     {
-        group.Generation = nextRingIndex - 1;
-        ThreadCache<SlotGroup> magazines = group.Magazines!;
-        if (!ThreadCache<SlotGroup>.TryPush(table, magazines.Id, group))
+        if (!ThreadCache<TOwner>.TryPush(table, magazineId, next))
         {
-            magazines.PushSlow(group);
+            PushSlow(next);
         }
     }
 
-    /// <summary>The slow path of a Dispose that found no hot tier: gives the slot back (the owner has checked that it was rented).</summary>
-    internal static void Return(SlotGroup group)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void PushSlow(TOwner next) => Unsafe.As<ThreadCache<TOwner>>(next.Group.Magazines!).PushSlow(next);
+
+    /// <summary>
+    /// The slow path of a Dispose that found no hot tier (clear-on-return, or a derived cache): gives
+    /// the slot of <paramref name="group"/> back, with <paramref name="next"/> as its next owner (the
+    /// owner has checked that it was rented).
+    /// </summary>
+    internal static void Return(SlotGroup group, TOwner next, int magazineId)
     {
-        ThreadCache<SlotGroup>? magazines = group.Magazines;
-        if (magazines is null)
+        if (group.Magazines is null)
         {
             group.Cache.FreeObject(new SlabObject(group.Slab, group.Index));
             return;
@@ -305,10 +350,7 @@ internal sealed class SlotPool<TOwner>
         }
 
         FreeCookie.Mark(group.Address);
-        if (!magazines.TryPush(group))
-        {
-            magazines.PushSlow(group);
-        }
+        PushToMagazine(ThreadCacheTable.t_table, magazineId, next);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -322,45 +364,32 @@ internal sealed class SlotPool<TOwner>
                 int size = SizeClasses.SizeAt(index);
                 int ownersPerSlot = _ownersPerSlot;
                 Func<SlotGroup, object> createOwner = _createOwner;
-                ThreadCache<SlotGroup>? magazines = null;
+                ThreadCache<TOwner>? magazines = null;
                 int hotId = -1;
                 cache = _allocator.CreateSlotCache(
                     _prefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     size,
                     _pages,
-                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner, hotId, index) { Magazines = magazines, HotTier = hotId >= 0 ? _hot : null });
+                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner, hotId, index, magazines?.Id ?? -1) { Magazines = magazines, HotTier = hotId >= 0 ? _hot : null });
                 if (!cache.IsDerived)
                 {
-                    var backend = new SlabCache.Backend<SlotGroup, SlotGroupCodec>(cache);
-                    magazines = new ThreadCache<SlotGroup>(SlabCache.MagazineCapacityFor(size), backend, SlabCache.DepotBatchesFor(size));
+                    var backend = new OwnerBackend<TOwner>(cache);
+                    magazines = new ThreadCache<TOwner>(SlabCache.MagazineCapacityFor(size), backend, SlabCache.DepotBatchesFor(size));
                     cache.RegisterThreadCache(magazines);
                     if (_hot is not null && !cache.ClearOnFree)
                     {
-                        cache.RegisterThreadCache(_hot.Attach(index, new OwnerSink(backend)));
+                        cache.RegisterThreadCache(_hot.Attach(index, backend));
                         hotId = _hot.Id;
                     }
 
                     Volatile.Write(ref _magazines[index], magazines);
+                    Volatile.Write(ref MagazineIds[index], magazines.Id);
                 }
 
                 Volatile.Write(ref _caches[index], cache);
             }
 
             return cache;
-        }
-    }
-
-    /// <summary>Where a flush of the hot tier sends owners: their slots go down to the slabs, each remembering which owner is next.</summary>
-    private sealed class OwnerSink(IMagazineBackend<SlotGroup> backend) : IHotSink<TOwner>
-    {
-        public void Drain(ReadOnlySpan<TOwner> objects)
-        {
-            foreach (TOwner owner in objects)
-            {
-                SlotGroup group = owner.Group;
-                group.Generation = owner.RingIndex - 1;
-                backend.Drain(new ReadOnlySpan<SlotGroup>(in group));
-            }
         }
     }
 }

@@ -526,9 +526,14 @@ public sealed partial class SlabCache : IObjectCache
     internal void ReportWrittenAfterFree(Slab slab, nint address) =>
         ReportDerived(SlabErrorKind.UseAfterFree, slab, address, $"free object 0x{address:x} was written after it was freed (its free mark is damaged)", "object handed out anyway; its contents are unspecified as always");
 
-    /// <summary>Reports an error about an object, with what the derived behaviours know of it (tracking).</summary>
+    /// <summary>
+    /// Reports an error about an object, with what the derived behaviours know of it (tracking) and,
+    /// unless <c>dumpMemory</c> is false, its first bytes. False is for an object whose memory may be
+    /// gone (a native slab released); behaviours describe objects from their own records, never
+    /// from the object's memory.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void ReportDerived(SlabErrorKind kind, Slab slab, nint address, string problem, string fix)
+    internal void ReportDerived(SlabErrorKind kind, Slab slab, nint address, string problem, string fix, bool dumpMemory = true)
     {
         string? info = null;
         if (_behavior is not null)
@@ -538,7 +543,7 @@ public sealed partial class SlabCache : IObjectCache
             info = sb.ToString();
         }
 
-        _errors.Report(kind, Name, problem, fix, address, address - slab.Base, Math.Min(ObjectSize, 64), info);
+        _errors.Report(kind, Name, problem, fix, address, address - slab.Base, dumpMemory ? Math.Min(ObjectSize, 64) : 0, info);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

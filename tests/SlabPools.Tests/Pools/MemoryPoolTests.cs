@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using SlabPools.Pools;
 using SlabPools.Tests.Infrastructure;
@@ -135,6 +136,84 @@ public abstract class MemoryPoolContractTests
         current.Dispose();
     }
 
+    [Fact]
+    public void A_stale_owner_disposed_after_its_slab_was_released_is_reported_without_reading_the_slot()
+    {
+        // A native slab is unmapped when released: the report must not read (hex-dump) the slot.
+        using var allocator = new SlabAllocator(Options);
+        var log = new ErrorLog(allocator);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        IMemoryOwner<byte> stale = pool.Rent(4096);
+        stale.Dispose();
+        allocator.Shrink();
+        Assert.Equal(0, allocator.GetInfo().Single(i => i.Name == Prefix + "4096").BytesReserved);
+
+        stale.Dispose();
+
+        SlabErrorEventArgs error = Assert.Single(log.Errors);
+        Assert.Equal(SlabErrorKind.DoubleFree, error.Kind);
+        Assert.Contains("released", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Stale_owners_stay_caught_whichever_tier_their_slots_went_through(bool flushInBetween)
+    {
+        // 300 buffers of 4 KiB: returned, they fill the hot slot, the magazine (32), the depot and
+        // then the slabs; with a flush in between, all of them go back to the slabs. Rented again,
+        // every slot must come with another owner than the one disposed last, whichever tier it
+        // came from, so that each stale owner's second Dispose is caught and harms nobody.
+        const int Count = 300;
+        using var allocator = new SlabAllocator(Options);
+        var log = new ErrorLog(allocator);
+        MemoryPool<byte> pool = PoolOf(allocator);
+        var stale = new IMemoryOwner<byte>[Count];
+        var staleByAddress = new Dictionary<nint, IMemoryOwner<byte>>();
+        for (int i = 0; i < Count; i++)
+        {
+            stale[i] = pool.Rent(4096);
+            staleByAddress.Add(AddressOf(stale[i]), stale[i]);
+        }
+
+        foreach (IMemoryOwner<byte> owner in stale)
+        {
+            owner.Dispose();
+        }
+
+        if (flushInBetween)
+        {
+            allocator.Shrink();
+        }
+
+        var current = new IMemoryOwner<byte>[Count];
+        for (int i = 0; i < Count; i++)
+        {
+            current[i] = pool.Rent(4096);
+            current[i].Memory.Span.Fill((byte)i);
+            if (staleByAddress.TryGetValue(AddressOf(current[i]), out IMemoryOwner<byte>? previous))
+            {
+                Assert.NotSame(previous, current[i]);
+            }
+        }
+
+        foreach (IMemoryOwner<byte> owner in stale)
+        {
+            owner.Dispose(); // the bug: stale owners disposed again
+        }
+
+        Assert.Equal(Count, log.Count(SlabErrorKind.DoubleFree));
+        Assert.Equal(Count, Faces.Active(allocator));
+        for (int i = 0; i < Count; i++)
+        {
+            Assert.True(current[i].Memory.Span.IndexOfAnyExcept((byte)i) < 0, $"buffer {i} was overwritten");
+            current[i].Dispose();
+        }
+
+        Assert.Equal(0, Faces.Active(allocator));
+        Assert.Equal(Count, log.Count(SlabErrorKind.DoubleFree));
+    }
+
     private static unsafe nint AddressOf(IMemoryOwner<byte> owner)
     {
         using MemoryHandle handle = owner.Memory.Pin();
@@ -235,6 +314,19 @@ public class PinnedMemoryPoolTests : MemoryPoolContractTests
         Assert.True(MemoryMarshal.TryGetArray(owner.Memory, out ArraySegment<byte> segment));
         Assert.Equal(4096, segment.Count);
         Assert.Equal("pinned", allocator.GetInfo().Single(i => i.Name == "pinned-4096").Memory);
+    }
+
+    [Fact]
+    public unsafe void Pinning_a_buffer_takes_no_gc_handle()
+    {
+        // Sockets and file I/O pin every buffer they are given: a buffer made as a pre-pinned
+        // Memory gives its pointer at once, where a plain array slice takes a pinning GC handle.
+        using var allocator = new SlabAllocator(Options);
+        using SlabMemoryOwner owner = allocator.MemoryPool.RentOwner(4096);
+        using MemoryHandle handle = owner.Memory.Pin();
+        System.Reflection.FieldInfo field = typeof(MemoryHandle).GetField("_handle", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        Assert.False(((GCHandle)field.GetValue(handle)!).IsAllocated);
+        Assert.True(handle.Pointer == Unsafe.AsPointer(ref MemoryMarshal.GetReference(owner.Memory.Span)));
     }
 }
 
