@@ -68,7 +68,7 @@ internal static class IdleReport
 
         File.WriteAllText(Path.Combine(outDir, "idle.csv"), csv.ToString());
         var md = new StringBuilder("# Idle: memory after a burst of 20,000 buffers of 4 KiB is returned\n\n");
-        md.Append("MiB before the burst, at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher and, once that has released 32 MiB or more of managed memory (pinned slabs, arrays), asks the GC for one background collection (SlabPoolsOptions.CollectAfterRelease); nothing else forces a GC.\n\n");
+        md.Append("MiB before the burst (after a warm-up: 64 buffers rented and returned 200 times, then 1 s, so that start-up costs such as loading and compiling the pool's code are not counted as the burst's), at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher and, once that has released 32 MiB or more of managed memory (pinned slabs, arrays), asks the GC for one background collection (SlabPoolsOptions.CollectAfterRelease); nothing else forces a GC.\n\n");
         md.Append("| pool | RSS before | RSS peak | RSS returned | RSS 10 s | RSS 20 s | RSS end | GC heap end | pool peak | pool end |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         foreach ((string pool, List<string[]> lines) in rows)
         {
