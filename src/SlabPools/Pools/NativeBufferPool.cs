@@ -38,7 +38,7 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     internal NativeBufferPool(SlabAllocator allocator)
     {
         _allocator = allocator;
-        _slots = new Pools.SlotPool<Pools.NativeMemoryOwner>(allocator, allocator.NativePages, "native-", static g => new Pools.NativeMemoryOwner(g));
+        _slots = new Pools.SlotPool<Pools.NativeMemoryOwner>(allocator, allocator.NativePages, "native-", static (slab, i) => new Pools.NativeMemoryOwner(slab, i));
         _hotId = _slots.HotId;
         _magazineIds = _slots.MagazineIds;
     }

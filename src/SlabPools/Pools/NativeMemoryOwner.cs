@@ -11,26 +11,32 @@ namespace SlabPools.Pools;
 /// </summary>
 public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, IDisposable
 {
-    private readonly SlotGroup _group;
+    private readonly Slab _slab;
     private readonly byte* _address;
     private readonly int _length;
+    private readonly int _index;
     private bool _rented;
 
-    // Set once by Link when the slot's owners are made (see SlotGroup).
+    // Set once by Link when the slot's owners are made (see SlotOwners).
     private OwnerLink<NativeMemoryOwner> _link;
 
-    internal NativeMemoryOwner(SlotGroup group)
+    internal NativeMemoryOwner(Slab slab, int index)
     {
-        _group = group;
-        _address = (byte*)group.Address;
-        _length = group.Length;
+        _slab = slab;
+        _index = index;
+        _address = (byte*)slab.AddressOf(index);
+        _length = slab.Cache.ObjectSize;
     }
 
-    SlotGroup ISlotOwner.Group => _group;
+    Slab ISlotOwner.Slab => _slab;
 
-    int ISlotOwner.RingIndex => _link.RingIndex;
+    int ISlotOwner.Index => _index;
 
-    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<NativeMemoryOwner>(next, ringIndex, hotId, classIndex, magazineId);
+    nint ISlotOwner.SlotAddress => (nint)_address;
+
+    object ISlotOwner.NextOwner => _link.Next;
+
+    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<NativeMemoryOwner>(next, hotId, classIndex, magazineId);
 
     /// <summary>The buffer's address, valid until the owner is disposed.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
@@ -104,7 +110,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
     {
         if (!_rented)
         {
-            OwnerErrors.DoubleDispose(_group);
+            OwnerErrors.DoubleDispose(_slab, _index, (nint)_address);
             return;
         }
 
@@ -112,7 +118,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         if (_link.HotId >= 0)
         {
             // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
-            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _group, _link, out MagazineBase?[]? table);
+            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, out MagazineBase?[]? table);
             if (displaced is not null)
             {
                 SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
@@ -121,14 +127,14 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
             return;
         }
 
-        SlotPool<NativeMemoryOwner>.Return(_group, _link.Next, _link.MagazineId);
+        SlotPool<NativeMemoryOwner>.Return(_slab, _index, (nint)_address, _link.Next, _link.MagazineId);
     }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing) => Dispose();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReportWrittenAfterFree() => _group.Cache.ReportWrittenAfterFree(_group.Slab, (nint)_address);
+    private void ReportWrittenAfterFree() => _slab.Cache.ReportWrittenAfterFree(_slab, (nint)_address);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfNotRented()

@@ -13,29 +13,36 @@ namespace SlabPools.Pools;
 /// </summary>
 public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
 {
-    private readonly SlotGroup _group;
+    private readonly Slab _slab;
     private readonly Memory<byte> _memory;
     private readonly nint _address;
+    private readonly int _index;
     private bool _rented;
 
-    // Set once by Link when the slot's owners are made (see SlotGroup).
+    // Set once by Link when the slot's owners are made (see SlotOwners).
     private OwnerLink<SlabMemoryOwner> _link;
 
-    internal SlabMemoryOwner(SlotGroup group)
+    internal SlabMemoryOwner(Slab slab, int index)
     {
-        _group = group;
-        _address = group.Address;
+        _slab = slab;
+        _index = index;
+        _address = slab.AddressOf(index);
+
         // Pre-pinned: the slab's array never moves (the slab layer works on its raw address), so
         // Memory.Pin() (sockets, file I/O) hands out the pointer without a pinning GC handle, as
-        // Kestrel's own blocks do.
-        _memory = MemoryMarshal.CreateFromPinnedArray(group.Slab.Block.Array, group.Offset, group.Length);
+        // Kestrel's own blocks do. The array starts at the slab's base.
+        _memory = MemoryMarshal.CreateFromPinnedArray(slab.Block.Array, index * slab.Stride, slab.Cache.ObjectSize);
     }
 
-    SlotGroup ISlotOwner.Group => _group;
+    Slab ISlotOwner.Slab => _slab;
 
-    int ISlotOwner.RingIndex => _link.RingIndex;
+    int ISlotOwner.Index => _index;
 
-    void ISlotOwner.Link(object next, int ringIndex, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<SlabMemoryOwner>(next, ringIndex, hotId, classIndex, magazineId);
+    nint ISlotOwner.SlotAddress => _address;
+
+    object ISlotOwner.NextOwner => _link.Next;
+
+    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<SlabMemoryOwner>(next, hotId, classIndex, magazineId);
 
     /// <summary>The buffer: the whole slot, at least the size asked for. Pinned: its address never changes.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed (and not rented again since).</exception>
@@ -89,7 +96,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         {
             // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
             // the thread's hot slot, the one it displaces (if any) down to the magazines.
-            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _group, _link, out MagazineBase?[]? table);
+            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, out MagazineBase?[]? table);
             if (displaced is not null)
             {
                 SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
@@ -98,14 +105,14 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
             return;
         }
 
-        SlotPool<SlabMemoryOwner>.Return(_group, _link.Next, _link.MagazineId);
+        SlotPool<SlabMemoryOwner>.Return(_slab, _index, _address, _link.Next, _link.MagazineId);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReportWrittenAfterFree() => _group.Cache.ReportWrittenAfterFree(_group.Slab, _address);
+    private void ReportWrittenAfterFree() => _slab.Cache.ReportWrittenAfterFree(_slab, _address);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReportDoubleDispose() => OwnerErrors.DoubleDispose(_group);
+    private void ReportDoubleDispose() => OwnerErrors.DoubleDispose(_slab, _index, _address);
 
     private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(SlabMemoryOwner), "The buffer was returned to its pool.");
 }
@@ -116,18 +123,18 @@ internal static class OwnerErrors
     /// <remarks>
     /// The owner is not rented, so its slot may be free and its slab released at any moment (a
     /// stale owner outlives its slab): the slot's bytes are shown only when the slab is managed
-    /// memory (its array stays alive with the slot group, whatever it holds now). A native slab's
+    /// memory (its array stays alive with the slab object, whatever it holds now). A native slab's
     /// memory may be unmapped, even while this report is being written, and is never read here.
     /// </remarks>
-    internal static void DoubleDispose(SlotGroup group)
+    internal static void DoubleDispose(Slab slab, int index, nint address)
     {
-        bool released = SlabState.IsDead(Volatile.Read(ref group.Slab.State));
-        group.Cache.ReportDerived(
+        bool released = SlabState.IsDead(Volatile.Read(ref slab.State));
+        slab.Cache.ReportDerived(
             SlabErrorKind.DoubleFree,
-            group.Slab,
-            group.Address,
-            $"buffer owner of slot {group.Index} disposed while it is not rented (disposed twice, or kept after its slot was rented again{(released ? "; its slab has been released since" : string.Empty)})",
+            slab,
+            address,
+            $"buffer owner of slot {index} disposed while it is not rented (disposed twice, or kept after its slot was rented again{(released ? "; its slab has been released since" : string.Empty)})",
             "dispose ignored; the buffer now rented from that slot, if any, is untouched",
-            dumpMemory: group.Slab.Block.Array is not null && !released);
+            dumpMemory: slab.Block.Array is not null && !released);
     }
 }

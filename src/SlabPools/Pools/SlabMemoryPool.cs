@@ -32,7 +32,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     internal SlabMemoryPool(SlabAllocator allocator)
     {
         _allocator = allocator;
-        _slots = new SlotPool<SlabMemoryOwner>(allocator, allocator.PinnedPages, "pinned-", static g => new SlabMemoryOwner(g));
+        _slots = new SlotPool<SlabMemoryOwner>(allocator, allocator.PinnedPages, "pinned-", static (slab, i) => new SlabMemoryOwner(slab, i));
         _hotId = _slots.HotId;
         _magazineIds = _slots.MagazineIds;
     }

@@ -7,88 +7,70 @@ using SlabPools.Slabs;
 namespace SlabPools.Pools;
 
 /// <summary>
-/// The owners of one slab slot. <see cref="System.Buffers.IMemoryOwner{T}"/> needs an object, and making one per
-/// rent would be garbage, so each slot is constructed with its owners when its slab is made (the
-/// seed's constructor cache: objects stay constructed while free).
+/// The owners of slab slots. <see cref="System.Buffers.IMemoryOwner{T}"/> needs an object, and making one
+/// per rent would be garbage, so each slot is constructed with its owners when its slab is made (the
+/// seed's constructor cache: objects stay constructed while free), and nothing else: an owner
+/// carries its slot (slab, index, address) itself, so a slot costs its owners and one reference.
 /// </summary>
 /// <remarks>
-/// A slot has several owners, used in turn: a rent takes the next one. A stale owner (disposed
-/// again after its slot was rented anew) is then a different, non-rented object, and its second
-/// Dispose is caught as a double free instead of returning someone else's buffer. With
-/// <c>K</c> owners per slot this holds while fewer than <c>K</c> rents of the slot have happened in
-/// between: <c>K</c> is 2 normally and 8 with <see cref="SlabDebugFlags.ConsistencyChecks"/> or
-/// <see cref="SlabDebugFlags.Track"/>.
+/// <para>A slot has several owners, linked in a ring and used in turn: a rent takes the slot's next
+/// owner, and a Dispose makes the ring's next one the slot's next. A stale owner (disposed again
+/// after its slot was rented anew) is then a different, non-rented object, and its second Dispose
+/// is caught as a double free instead of returning someone else's buffer. With <c>K</c> owners per
+/// slot this holds while fewer than <c>K</c> rents of the slot have happened in between: <c>K</c> is
+/// 2 normally and 8 with <see cref="SlabDebugFlags.ConsistencyChecks"/> or <see cref="SlabDebugFlags.Track"/>.</para>
+/// <para><b>Where a free slot's next owner is.</b> While the slot is free in a hot slot, a magazine
+/// or a depot, those hold the next owner itself. While it is free on its slab, the slab's
+/// <see cref="Slab.Slots"/> entry holds it: written by whoever gives the slot back to the slab
+/// (<see cref="OwnerBackend{TOwner}.Drain"/>, before the slab can hand it out again) and read by
+/// whoever takes it from the slab (<see cref="OwnerCodec{TOwner}.Encode"/>, after). Derived caches
+/// (debugging) have no magazines: their rent takes the entry and advances it to the ring's next.</para>
 /// </remarks>
-internal sealed class SlotGroup
+internal static class SlotOwners
 {
-    internal readonly SlabCache Cache;
-    internal readonly Slab Slab;
-    internal readonly int Index;
-    internal readonly object[] Owners;
-
-    /// <summary>The slot's address (kept here: the fast path needs it without touching the slab).</summary>
-    internal readonly nint Address;
-
-    /// <summary>The pool's per-thread tier for this slot's cache, a <c>ThreadCache&lt;TOwner&gt;</c> of the slots' next owners (null for derived caches, which have none).</summary>
-    internal object? Magazines;
-
-    /// <summary>The pool's <see cref="HotTier{T}"/> of owners, for the owners' slow paths (null when the owners carry hot id -1).</summary>
-    internal object? HotTier;
-
-    // Which owner is next, for a slot that is free on its slab: the one after ring index Generation
-    // (see OwnerCodec). While the slot is rented, or free in a hot slot, a magazine or a depot, its
-    // next owner is carried there and Generation is not read. Written by whoever gives the slot back
-    // to the slab (OwnerBackend.Drain, before the slab can hand it out again); for derived caches,
-    // which have no magazines, by the rent (the owner rented last).
-    internal int Generation;
-
-    internal SlotGroup(SlabCache cache, Slab slab, int index, int ownersPerSlot, Func<SlotGroup, object> createOwner, int hotId, int classIndex, int magazineId)
+    /// <summary>Makes the <paramref name="count"/> owners of slot <paramref name="index"/>, linked in a ring; returns the first (the slot's next owner).</summary>
+    internal static object CreateRing(Slab slab, int index, int count, Func<Slab, int, object> create, int hotId, int classIndex, int magazineId)
     {
-        Cache = cache;
-        Slab = slab;
-        Index = index;
-        Address = slab.AddressOf(index);
-        Owners = new object[ownersPerSlot];
-        for (int i = 0; i < ownersPerSlot; i++)
+        object first = create(slab, index);
+        object previous = first;
+        for (int i = 1; i < count; i++)
         {
-            Owners[i] = createOwner(this);
+            object owner = create(slab, index);
+            ((ISlotOwner)previous).Link(owner, hotId, classIndex, magazineId);
+            previous = owner;
         }
 
-        // The owners form a ring: disposing owner k makes owner k + 1 the slot's next (see the class remarks).
-        for (int i = 0; i < ownersPerSlot; i++)
-        {
-            ((ISlotOwner)Owners[i]).Link(Owners[(i + 1) & (ownersPerSlot - 1)], i, hotId, classIndex, magazineId);
-        }
+        ((ISlotOwner)previous).Link(first, hotId, classIndex, magazineId);
+        return first;
     }
-
-    internal int Length => Cache.ObjectSize;
-
-    internal int Offset => Index * Slab.Stride;
 }
 
-/// <summary>What the pools need of an owner beyond its public face.</summary>
+/// <summary>What the pools need of an owner beyond its public face (slow paths only: an interface call).</summary>
 internal interface ISlotOwner
 {
-    /// <summary>The slot.</summary>
-    SlotGroup Group { get; }
+    /// <summary>The slot's slab.</summary>
+    Slab Slab { get; }
 
-    /// <summary>The owner's place in its slot's ring.</summary>
-    int RingIndex { get; }
+    /// <summary>The slot's index in its slab.</summary>
+    int Index { get; }
 
-    /// <summary>Called once, when the slot's owners are made: the ring's next owner, the hot tier the owner returns to (-1: none) and the id of its slot's magazines (-1: none).</summary>
-    void Link(object next, int ringIndex, int hotId, int classIndex, int magazineId);
+    /// <summary>The slot's address.</summary>
+    nint SlotAddress { get; }
+
+    /// <summary>The ring's next owner: the one a Dispose makes the slot's next.</summary>
+    object NextOwner { get; }
+
+    /// <summary>Called once, when the slot's owners are made: the ring's next owner, the hot tier the owner returns to (-1: none), its class and the id of its slot's magazines (-1: none).</summary>
+    void Link(object next, int hotId, int classIndex, int magazineId);
 }
 
-/// <summary>An owner's place among its slot's owners, set once when the slot is made.</summary>
+/// <summary>An owner's place among its slot's owners and its pool's tiers, set once when the slot is made.</summary>
 /// <typeparam name="TOwner">The owner type.</typeparam>
 internal struct OwnerLink<TOwner>
     where TOwner : class
 {
     /// <summary>The ring's next owner: the one a Dispose makes the slot's next.</summary>
     internal TOwner Next;
-
-    /// <summary>This owner's index in the ring.</summary>
-    internal int RingIndex;
 
     /// <summary>The pool's hot tier to return to (-1: none, the slow path).</summary>
     internal int HotId;
@@ -99,10 +81,9 @@ internal struct OwnerLink<TOwner>
     /// <summary>The id of the slot's magazines (a <see cref="ThreadCache{T}"/> of owners; -1: none).</summary>
     internal int MagazineId;
 
-    internal OwnerLink(object next, int ringIndex, int hotId, int classIndex, int magazineId)
+    internal OwnerLink(object next, int hotId, int classIndex, int magazineId)
     {
         Next = (TOwner)next;
-        RingIndex = ringIndex;
         HotId = hotId;
         ClassIndex = classIndex;
         MagazineId = magazineId;
@@ -111,32 +92,26 @@ internal struct OwnerLink<TOwner>
 
 /// <summary>
 /// The items of a memory pool's magazines and depot are the next owners of free slots, as in its hot
-/// tier: a rent from a magazine hands out the owner it pops, touching neither the slot group nor its
-/// ring. From the slabs, a slot's next owner is the one after ring index <see cref="SlotGroup.Generation"/>.
+/// tier: a rent from a magazine hands out the owner it pops. From the slabs, a slot's next owner is
+/// its <see cref="Slab.Slots"/> entry (see <see cref="SlotOwners"/>).
 /// </summary>
 /// <typeparam name="TOwner">The owner type.</typeparam>
 internal readonly struct OwnerCodec<TOwner> : ISlotCodec<TOwner>
     where TOwner : class, ISlotOwner
 {
-    public static TOwner Encode(Slab slab, int index)
-    {
-        SlotGroup group = Unsafe.As<SlotGroup>(slab.Slots![index]!);
-        object[] owners = group.Owners;
-        return Unsafe.As<TOwner>(owners[(group.Generation + 1) & (owners.Length - 1)]);
-    }
+    public static TOwner Encode(Slab slab, int index) => Unsafe.As<TOwner>(slab.Slots![index]!);
 
     public static Slab Decode(in TOwner item, out int index)
     {
-        SlotGroup group = item.Group;
-        index = group.Index;
-        return group.Slab;
+        index = item.Index;
+        return item.Slab;
     }
 }
 
 /// <summary>
-/// The slab layer behind a memory pool's magazines and hot tier: owners in, owners out. A drain first records in
-/// each slot which owner is next (<see cref="SlotGroup.Generation"/>), so that the slab hands the
-/// slot out again with that owner and a stale owner stays caught.
+/// The slab layer behind a memory pool's magazines and hot tier: owners in, owners out. A drain first
+/// records each slot's next owner in its slab's <see cref="Slab.Slots"/> entry, so that the slab
+/// hands the slot out again with that owner and a stale owner stays caught.
 /// </summary>
 /// <typeparam name="TOwner">The owner type.</typeparam>
 internal sealed class OwnerBackend<TOwner>(SlabCache cache) : IMagazineBackend<TOwner>, IHotSink<TOwner>
@@ -148,7 +123,7 @@ internal sealed class OwnerBackend<TOwner>(SlabCache cache) : IMagazineBackend<T
     {
         foreach (TOwner owner in objects)
         {
-            owner.Group.Generation = owner.RingIndex - 1;
+            owner.Slab.Slots![owner.Index] = owner;
         }
 
         cache.FreeBatch<TOwner, OwnerCodec<TOwner>>(objects);
@@ -177,7 +152,7 @@ internal sealed class SlotPool<TOwner>
     private readonly PageAllocator _pages;
     private readonly string _prefix;
     private readonly int _ownersPerSlot;
-    private readonly Func<SlotGroup, object> _createOwner;
+    private readonly Func<Slab, int, object> _createOwner;
     private readonly SlabCache?[] _caches = new SlabCache?[SizeClasses.CountConst];
     private readonly HotTier<TOwner>? _hot;
 
@@ -187,7 +162,7 @@ internal sealed class SlotPool<TOwner>
     private readonly ThreadCache<TOwner>?[] _magazines = new ThreadCache<TOwner>?[SizeClasses.CountConst];
     private readonly Lock _createLock = new();
 
-    internal SlotPool(SlabAllocator allocator, PageAllocator pages, string prefix, Func<SlotGroup, object> createOwner)
+    internal SlotPool(SlabAllocator allocator, PageAllocator pages, string prefix, Func<Slab, int, object> createOwner)
     {
         _allocator = allocator;
         _pages = pages;
@@ -248,31 +223,29 @@ internal sealed class SlotPool<TOwner>
     {
         SlabCache cache = _caches[index] ?? CreateCache(index);
         ThreadCache<TOwner>? magazines = _magazines[index];
-        SlotGroup group;
         if (magazines is null)
         {
-            // A derived cache (debugging): its own slow path does the checks. Slots always hold a
-            // SlotGroup (the slot constructor makes one per slot); without magazines, Generation is
-            // the ring index of the owner rented last.
+            // A derived cache (debugging): its own slow path does the checks. The slot's entry is
+            // its next owner (see SlotOwners); the rent advances it to the ring's next.
             SlabObject o = cache.AllocateObject();
-            group = Unsafe.As<SlotGroup>(o.Slab.Slots![o.Index]!);
-            object[] owners = group.Owners;
-            int next = ++group.Generation;
-            return Unsafe.As<TOwner>(owners[next & (owners.Length - 1)]);
+            object?[] slots = o.Slab.Slots!;
+            TOwner rented = Unsafe.As<TOwner>(slots[o.Index]!);
+            slots[o.Index] = rented.NextOwner;
+            return rented;
         }
 
         _allocator.ThrowIfDisposed();
         _hot?.OnSlowPath();
         TOwner owner = magazines.PopSlow();
-        group = owner.Group;
+        nint address = owner.SlotAddress;
 
         // Plain caches only (derived ones have no magazines): the mark is at FreeCookie's offset.
-        if (!FreeCookie.IsMarked(group.Address))
+        if (!FreeCookie.IsMarked(address))
         {
-            cache.ReportWrittenAfterFree(group.Slab, group.Address);
+            cache.ReportWrittenAfterFree(owner.Slab, address);
         }
 
-        FreeCookie.Wipe(group.Address);
+        FreeCookie.Wipe(address);
         return owner;
     }
 
@@ -282,7 +255,7 @@ internal sealed class SlotPool<TOwner>
     /// owner of the class.
     /// </summary>
     /// <param name="address">The slot's address.</param>
-    /// <param name="group">The slot.</param>
+    /// <param name="slab">The slot's slab.</param>
     /// <param name="link">The disposing owner's link.</param>
     /// <param name="table">The thread's table as read here, for the caller's <see cref="PushToMagazine"/>.</param>
     /// <returns>
@@ -291,7 +264,7 @@ internal sealed class SlotPool<TOwner>
     /// when the slot was empty or the thread had no hot state (then the slot went down already).
     /// </returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TOwner? ReturnToHot(nint address, SlotGroup group, in OwnerLink<TOwner> link, out MagazineBase?[]? table)
+    internal static TOwner? ReturnToHot(nint address, Slab slab, in OwnerLink<TOwner> link, out MagazineBase?[]? table)
     {
         FreeCookie.Mark(address);
         table = ThreadCacheTable.t_table; // read once for both tiers
@@ -300,15 +273,15 @@ internal sealed class SlotPool<TOwner>
             return displaced;
         }
 
-        ReturnWithoutHotState(group, link.Next, link.MagazineId);
+        ReturnWithoutHotState(slab, link.Next, link.MagazineId);
         return null;
     }
 
     // The thread had no hot state (or a flush was in progress): give it one, and send the slot down.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ReturnWithoutHotState(SlotGroup group, TOwner next, int magazineId)
+    private static void ReturnWithoutHotState(Slab slab, TOwner next, int magazineId)
     {
-        ((HotTier<TOwner>)group.HotTier!).OnSlowPath();
+        ((HotTier<TOwner>)slab.Cache.PoolHotTier!).OnSlowPath();
         PushToMagazine(ThreadCacheTable.t_table, magazineId, next);
     }
 
@@ -329,27 +302,29 @@ internal sealed class SlotPool<TOwner>
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void PushSlow(TOwner next) => Unsafe.As<ThreadCache<TOwner>>(next.Group.Magazines!).PushSlow(next);
+    private static void PushSlow(TOwner next) => Unsafe.As<ThreadCache<TOwner>>(next.Slab.Cache.PoolMagazines!).PushSlow(next);
 
     /// <summary>
     /// The slow path of a Dispose that found no hot tier (clear-on-return, or a derived cache): gives
-    /// the slot of <paramref name="group"/> back, with <paramref name="next"/> as its next owner (the
-    /// owner has checked that it was rented).
+    /// the slot at <paramref name="address"/> (index <paramref name="index"/> of <paramref name="slab"/>)
+    /// back, with <paramref name="next"/> as its next owner (the owner has checked that it was rented).
     /// </summary>
-    internal static void Return(SlotGroup group, TOwner next, int magazineId)
+    internal static void Return(Slab slab, int index, nint address, TOwner next, int magazineId)
     {
-        if (group.Magazines is null)
+        SlabCache cache = slab.Cache;
+        if (cache.PoolMagazines is null)
         {
-            group.Cache.FreeObject(new SlabObject(group.Slab, group.Index));
+            // Derived: the slot's entry already names its next owner (the rent advanced it).
+            cache.FreeObject(new SlabObject(slab, index));
             return;
         }
 
-        if (group.Cache.ClearOnFree)
+        if (cache.ClearOnFree)
         {
-            group.Cache.ClearObject(group.Address);
+            cache.ClearObject(address);
         }
 
-        FreeCookie.Mark(group.Address);
+        FreeCookie.Mark(address);
         PushToMagazine(ThreadCacheTable.t_table, magazineId, next);
     }
 
@@ -363,14 +338,14 @@ internal sealed class SlotPool<TOwner>
             {
                 int size = SizeClasses.SizeAt(index);
                 int ownersPerSlot = _ownersPerSlot;
-                Func<SlotGroup, object> createOwner = _createOwner;
+                Func<Slab, int, object> createOwner = _createOwner;
                 ThreadCache<TOwner>? magazines = null;
                 int hotId = -1;
                 cache = _allocator.CreateSlotCache(
                     _prefix + size.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     size,
                     _pages,
-                    (slab, i) => new SlotGroup(slab.Cache, slab, i, ownersPerSlot, createOwner, hotId, index, magazines?.Id ?? -1) { Magazines = magazines, HotTier = hotId >= 0 ? _hot : null });
+                    (slab, i) => SlotOwners.CreateRing(slab, i, ownersPerSlot, createOwner, hotId, index, magazines?.Id ?? -1));
                 if (!cache.IsDerived)
                 {
                     var backend = new OwnerBackend<TOwner>(cache);
@@ -380,7 +355,10 @@ internal sealed class SlotPool<TOwner>
                     {
                         cache.RegisterThreadCache(_hot.Attach(index, backend));
                         hotId = _hot.Id;
+                        cache.PoolHotTier = _hot;
                     }
+
+                    cache.PoolMagazines = magazines;
 
                     Volatile.Write(ref _magazines[index], magazines);
                     Volatile.Write(ref MagazineIds[index], magazines.Id);

@@ -23,7 +23,11 @@ internal sealed class Slab
     internal readonly int Stride;
     internal readonly int Node;
 
-    /// <summary>Per-slot objects made by the cache's slot constructor (owner objects of managed pools), or null.</summary>
+    /// <summary>
+    /// Per-slot objects made by the cache's slot constructor, or null. For the memory pools, each
+    /// entry is the slot's next owner: written by whoever gives the slot back to the slab, read by
+    /// whoever takes it from the slab (the free list's compare-and-swap orders the two).
+    /// </summary>
     internal readonly object?[]? Slots;
 
     /// <summary>The packed state word (<see cref="SlabState"/>); changed only by compare-and-swap.</summary>

@@ -37,6 +37,16 @@ public sealed partial class SlabCache
         Flusher?.NoteActivity();
     }
 
+    /// <summary>
+    /// The per-thread tiers of the memory pool that made this cache, for its owners' slow paths: a
+    /// <c>ThreadCache</c> of owners and the pool's <c>HotTier</c> (null for other caches, for derived
+    /// caches, and for the hot tier of a clear-on-return pool). Set once, before the first slab.
+    /// </summary>
+    internal object? PoolMagazines;
+
+    /// <inheritdoc cref="PoolMagazines"/>
+    internal object? PoolHotTier;
+
     /// <summary>The flusher, attached by the allocator (null until then).</summary>
     internal Reclaim.CacheFlusher? Flusher;
 

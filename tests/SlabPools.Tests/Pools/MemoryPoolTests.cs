@@ -346,3 +346,34 @@ public class DebugNativeMemoryPoolTests : NativeMemoryPoolTests
 {
     protected override SlabPoolsOptions Options => new() { Debug = SlabDebugFlags.ConsistencyChecks };
 }
+
+/// <summary>The managed memory a native buffer costs, with the default options (debugging keeps more owners per slot).</summary>
+public class NativeBufferFootprintTests
+{
+    [Theory]
+    [InlineData(64, 176)]
+    [InlineData(4096, 208)]
+    public void A_native_buffer_costs_little_managed_memory(int size, int maxBytesPerBuffer)
+    {
+        // Each slot is made with its owners (two, for stale-owner detection) and nothing else: the
+        // managed bytes a burst makes (owners, slab objects) stay a small fraction of the buffers.
+        const int Count = 4000;
+        using var allocator = new SlabAllocator();
+        MemoryPool<byte> pool = allocator.NativeBufferPool;
+        pool.Rent(size).Dispose(); // the class's cache, made once
+        var owners = new IMemoryOwner<byte>[Count];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Count; i++)
+        {
+            owners[i] = pool.Rent(size);
+        }
+
+        double perBuffer = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Count;
+        foreach (IMemoryOwner<byte> owner in owners)
+        {
+            owner.Dispose();
+        }
+
+        Assert.True(perBuffer <= maxBytesPerBuffer, $"{perBuffer:F1} managed bytes per {size}-byte buffer");
+    }
+}
