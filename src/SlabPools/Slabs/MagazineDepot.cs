@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace SlabPools.Slabs;
@@ -13,128 +14,171 @@ namespace SlabPools.Slabs;
 /// on each object's slab, no free-list link written into the object's (cold) memory.
 /// </summary>
 /// <remarks>
-/// <para><b>Invariants.</b> <c>_lock</c> protects every field below it. A batch in <c>_full</c>
-/// holds exactly <see cref="BatchSize"/> free objects (free marks intact, as in a magazine); an
-/// array in <c>_spare</c> holds none (cleared, so that it keeps nothing alive). At most
-/// <c>_full.Length</c> batches are held, so the depot holds at most <c>_full.Length ×
-/// BatchSize</c> objects; beyond that the magazine's overflow goes to the slabs as before.</para>
+/// <para><b>Layout.</b> One array of <c>MaxBatches × BatchSize</c> items: batch <c>k</c> occupies
+/// items <c>[k × BatchSize, (k + 1) × BatchSize)</c>, and the first <c>_count</c> batches are full
+/// (a stack). A put copies a half-magazine in, a take copies one out: no per-batch arrays, no
+/// covariant array stores.</para>
+/// <para><b>Invariants.</b> The spin lock <c>_busy</c> protects <c>_items</c>, <c>_count</c> and
+/// <c>_closed</c>; its sections only copy one batch, so a spin lock serves (no thread-id lookup,
+/// as <see cref="Lock"/> needs); a contended waiter spins, then yields. Items beyond the full
+/// batches are cleared (they keep nothing alive). Full batches hold free objects, free marks
+/// intact, as in a magazine.</para>
 /// <para><b>Reclaim.</b> Objects in the depot are free objects the slabs do not know about: the
 /// flusher empties the depot into the backend after the magazines (<see cref="DrainTo"/>), and
-/// statistics count them as cached.</para>
-/// <para>The backend is only ever called with <c>_lock</c> held by <see cref="DrainTo"/>, and never
-/// calls back into a thread cache, so the lock order is depot, then the slab layer's locks.</para>
+/// statistics count them as cached. <see cref="DrainTo"/> takes the batches out one at a time
+/// under the spin lock and hands each to the backend outside it, so the backend (which may arm a
+/// timer, take the slab layer's locks or release slabs) never runs under the spin lock.</para>
 /// </remarks>
 /// <typeparam name="T">The magazine item type.</typeparam>
 internal sealed class MagazineDepot<T>
 {
-    private readonly Lock _lock = new();
-    private readonly T[]?[] _full;
-    private readonly T[]?[] _spare;
-    private int _fullCount;
-    private int _spareCount;
+    private readonly T[] _items;
+    private readonly int _maxBatches;
+    private int _busy;
+    private int _count;
     private bool _closed;
+
+    // Serializes drains (the flusher and Close), which share one scratch batch.
+    private readonly Lock _drainLock = new();
+    private readonly T[] _drainBatch;
 
     /// <param name="batchSize">Objects per batch: half a magazine.</param>
     /// <param name="maxBatches">Full batches held at most (at least 1).</param>
     internal MagazineDepot(int batchSize, int maxBatches)
     {
         BatchSize = batchSize;
-        _full = new T[]?[Math.Max(1, maxBatches)];
-        _spare = new T[]?[_full.Length];
+        _maxBatches = Math.Max(1, maxBatches);
+        _items = new T[checked(_maxBatches * batchSize)];
+        _drainBatch = new T[batchSize];
     }
 
     /// <summary>Objects per batch.</summary>
     internal int BatchSize { get; }
 
     /// <summary>Full batches held at most.</summary>
-    internal int MaxBatches => _full.Length;
+    internal int MaxBatches => _maxBatches;
 
     /// <summary>Objects held now (racy, for statistics).</summary>
-    internal long CachedObjects => (long)Volatile.Read(ref _fullCount) * BatchSize;
+    internal long CachedObjects => (long)Volatile.Read(ref _count) * BatchSize;
 
     /// <summary>Keeps <paramref name="objects"/> (exactly <see cref="BatchSize"/> of them) as one batch, or returns false when the depot is full.</summary>
     internal bool TryPut(ReadOnlySpan<T> objects)
     {
-        if (objects.Length != BatchSize)
+        if (objects.Length != BatchSize || Volatile.Read(ref _count) == _maxBatches)
         {
             return false;
         }
 
-        lock (_lock)
+        Enter();
+        try
         {
-            if (_fullCount == _full.Length || _closed)
+            if (_count == _maxBatches || _closed)
             {
                 return false;
             }
 
-            // At most _full.Length arrays are ever made: one per batch the depot can hold; after
-            // that every batch reuses a spare.
-            T[] batch = _spareCount > 0 ? _spare[--_spareCount]! : new T[BatchSize];
-            _spare[_spareCount] = null;
-            objects.CopyTo(batch);
-            _full[_fullCount] = batch;
-            Volatile.Write(ref _fullCount, _fullCount + 1);
+            objects.CopyTo(_items.AsSpan(_count * BatchSize, BatchSize));
+            Volatile.Write(ref _count, _count + 1);
             return true;
+        }
+        finally
+        {
+            Exit();
         }
     }
 
     /// <summary>Moves one batch into <paramref name="destination"/> (at least <see cref="BatchSize"/> long) and returns its count, or 0 when the depot is empty.</summary>
     internal int TryTake(Span<T> destination)
     {
-        if (Volatile.Read(ref _fullCount) == 0 || destination.Length < BatchSize)
+        if (Volatile.Read(ref _count) == 0 || destination.Length < BatchSize)
         {
             return 0;
         }
 
-        lock (_lock)
+        Enter();
+        try
         {
-            if (_fullCount == 0)
+            if (_count == 0)
             {
                 return 0;
             }
 
-            int last = _fullCount - 1;
-            T[] batch = _full[last]!;
-            _full[last] = null;
-            Volatile.Write(ref _fullCount, last);
+            int last = _count - 1;
+            Span<T> batch = _items.AsSpan(last * BatchSize, BatchSize);
             batch.CopyTo(destination);
-            Array.Clear(batch);
-            _spare[_spareCount++] = batch;
-            return batch.Length;
+            batch.Clear();
+            Volatile.Write(ref _count, last);
+            return BatchSize;
+        }
+        finally
+        {
+            Exit();
         }
     }
 
     /// <summary>
     /// Gives every batch back to <paramref name="backend"/>; returns the number of objects. With
     /// <paramref name="close"/> the depot takes no batch from then on (the allocator was disposed):
-    /// decided under the lock, so no batch can arrive after this drain and stay unseen.
+    /// decided under the spin lock before the drain, so no batch can arrive afterwards and stay unseen.
     /// </summary>
     internal int DrainTo(IMagazineBackend<T> backend, bool close = false)
     {
-        if (Volatile.Read(ref _fullCount) == 0 && !close)
+        if (close)
+        {
+            Enter();
+            _closed = true;
+            Exit();
+        }
+
+        if (Volatile.Read(ref _count) == 0)
         {
             return 0;
         }
 
         int drained = 0;
-        lock (_lock)
+        lock (_drainLock)
         {
-            _closed |= close;
-            while (_fullCount > 0)
+            int n;
+            while ((n = TryTake(_drainBatch)) > 0)
             {
-                // Out of the stack before the backend sees it: should the backend throw, the
+                // Out of the depot before the backend sees it: should the backend throw, the
                 // batch is lost to the pool (a leak), never given back twice.
-                int last = _fullCount - 1;
-                T[] batch = _full[last]!;
-                _full[last] = null;
-                Volatile.Write(ref _fullCount, last);
-                backend.Drain(batch);
-                drained += batch.Length;
-                Array.Clear(batch);
-                _spare[_spareCount++] = batch;
+                try
+                {
+                    backend.Drain(_drainBatch.AsSpan(0, n));
+                }
+                finally
+                {
+                    Array.Clear(_drainBatch);
+                }
+
+                drained += n;
             }
         }
 
         return drained;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            EnterContended();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EnterContended()
+    {
+        var spinner = default(SpinWait);
+        do
+        {
+            spinner.SpinOnce();
+        }
+        while (Volatile.Read(ref _busy) != 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Exit() => Volatile.Write(ref _busy, 0);
 }
