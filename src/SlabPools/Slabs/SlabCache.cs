@@ -273,14 +273,16 @@ public sealed partial class SlabCache : IObjectCache
     internal static int MagazineCapacityFor(int objectSize) => Math.Clamp(128 * 1024 / Math.Max(1, objectSize), 2, 64);
 
     /// <summary>
-    /// Depot size: half-magazines (batches) a cache's depot holds at most, about 512 KiB of objects
-    /// (8 batches of 16 buffers of 4 KiB), between 2 and 32 batches. Enough for the imbalance of a
-    /// few threads that rent on one side and return on the other; the flusher empties it.
+    /// Depot size: half-magazines (batches) a cache's depot holds at most, about 2 MiB of objects
+    /// (32 batches of 16 buffers of 4 KiB: a burst of 512 Kestrel blocks comes back and goes out
+    /// again through the depot without touching the slabs; 512 KiB measured 1.35-1.42x Kestrel's pool
+    /// per buffer in such a burst where 2 MiB measured 1.14-1.23x), between 2 and 32 batches. The
+    /// flusher empties it when the cache goes idle.
     /// </summary>
     internal static int DepotBatchesFor(int objectSize)
     {
         int batchBytes = Math.Max(1, MagazineCapacityFor(objectSize) / 2) * Math.Max(1, objectSize);
-        return Math.Clamp(512 * 1024 / batchBytes, 2, 32);
+        return Math.Clamp(2048 * 1024 / batchBytes, 2, 32);
     }
 
     // ----- free-list link and free mark, at this cache's offsets (slow paths only) ----------------
