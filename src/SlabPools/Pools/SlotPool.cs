@@ -139,9 +139,9 @@ internal sealed class OwnerBackend<TOwner>(SlabCache cache) : IMagazineBackend<T
 /// <remarks>
 /// <para>Tiers, fastest first: the pool's <see cref="HotTier{T}"/> of owners (per thread one free
 /// slot's next owner per class: rent takes it, dispose puts the ring's next owner there), then the
-/// per-thread magazines of slot groups, then the cache's slabs. The pools' fast paths (in
-/// <see cref="SlabMemoryPool"/>, <see cref="NativeBufferPool"/> and the owners' Dispose) touch only
-/// the hot tier; everything else starts here.</para>
+/// per-thread magazines of next owners and the cache's depot, then the cache's slabs. The pools'
+/// fast paths (in <see cref="SlabMemoryPool"/>, <see cref="NativeBufferPool"/> and the owners'
+/// Dispose) touch the hot tier and, by id, the magazines; everything else starts here.</para>
 /// <para>Derived caches (debugging) and clear-on-return have no hot tier and no magazines of
 /// owners: their owners carry hot id -1 and every operation takes the cache's own path.</para>
 /// </remarks>

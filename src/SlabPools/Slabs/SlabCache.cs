@@ -16,15 +16,19 @@ namespace SlabPools;
  *   pools   per-thread hot slot (HotTier<T>)         one free object per thread and class, in
  *                                                    front of the magazines of the pools' caches
  *   tier 0  per-thread magazines (ThreadCache<T>)   plain loads and stores, no atomics
+ *           the magazine depot (MagazineDepot<T>)    full half-magazines passed between threads,
+ *                                                    one spin-locked copy per batch
  *   tier 1  per-CPU active slab (CpuSlot.Active)     one compare-and-swap on Slab.State per batch
  *   tier 2  per-node partial lists (NodePartialList) the node's lock
  *   tier 3  the page allocator                        a new slab
  *
- * An allocation pops from the thread's magazine; an empty magazine takes the whole free list of the
- * CPU's active slab in one compare-and-swap, keeps what fits and puts the rest back. An exhausted
+ * An allocation pops from the thread's magazine; an empty magazine takes a full batch from the depot
+ * if there is one, else the whole free list of the CPU's active slab in one compare-and-swap, keeps
+ * what fits and puts the rest back. An exhausted
  * active slab is unfrozen and replaced by a slab from the local node's partial list (then from other
- * nodes, then a new one). A free pushes onto the magazine; a full magazine gives its older half back,
- * each run of objects of one slab linked into a chain and pushed onto that slab's free list with one
+ * nodes, then a new one). A free pushes onto the magazine; a full magazine leaves its older half in
+ * the depot as one batch, or, when the depot is full, gives it back to the slabs, each run of
+ * objects of one slab linked into a chain and pushed onto that slab's free list with one
  * compare-and-swap, whichever CPU or thread the slab belongs to (remote frees are just that).
  *
  * Slab states (the frozen bit and the free count of Slab.State, plus Slab.OnPartial)
@@ -48,6 +52,7 @@ namespace SlabPools;
  * Lock order
  * ----------
  *   1. a hot state's or a magazine's SyncRoot (their slow paths, or a flusher); never both held
+ *      (the depot's spin lock is held only to copy one batch, never while calling anything)
  *   2. a node's partial-list lock (NodePartialList.Lock)
  *   3. the cache's slab registry lock (_registryLock), then the allocator's SlabMap lock
  * The page allocator is called holding none of them.
@@ -66,9 +71,11 @@ namespace SlabPools;
  *
  * Invariants
  * ----------
- *   per slab:   capacity == FreeCount(State) + objects outside the slab (handed out or in magazines)
+ *   per slab:   capacity == FreeCount(State) + objects outside the slab (handed out, or in hot
+ *               slots, magazines or the depot)
  *   per cache:  TotalObjects == slabs * ObjectsPerSlab
- *               ActiveObjects == TotalObjects - sum(FreeCount over slabs) - sum(magazine counts)
+ *               ActiveObjects == TotalObjects - sum(FreeCount over slabs) - objects held free in
+ *               hot slots, magazines and the depot
  *               BytesReserved == sum(Block.Length over slabs)
  */
 

@@ -312,7 +312,7 @@ internal sealed class ThreadCache<T> : IThreadCache
         return false;
     }
 
-    /// <summary>Slow path of an allocation: refill the calling thread's magazine from the backend.</summary>
+    /// <summary>Slow path of an allocation: refill the calling thread's magazine with a batch from the depot, or else from the backend.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal T PopSlow()
     {
@@ -380,7 +380,7 @@ internal sealed class ThreadCache<T> : IThreadCache
         return m.At(n);
     }
 
-    /// <summary>Slow path of a free: move the older half of a full magazine to the backend.</summary>
+    /// <summary>Slow path of a free: move the older half of a full magazine to the depot as one batch, or else to the backend.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void PushSlow(T item)
     {
