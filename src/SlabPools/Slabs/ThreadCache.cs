@@ -532,7 +532,9 @@ internal sealed class ThreadCache<T> : IThreadCache
 
         if (snapshot.Length == 0)
         {
-            return 0;
+            // No magazine left to drain (their threads exited and were dropped): the depot may
+            // still hold what they left there.
+            return _depot?.DrainTo(_backend, close: _closed) ?? 0;
         }
 
         int drained = 0;
