@@ -210,6 +210,32 @@ public class MagazineDepotTests
         Assert.Equal(Enumerable.Range(0, Threads * PerThread), hands.SelectMany(h => h).Concat(backend.Drained).Order());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void What_an_exited_thread_left_in_the_depot_goes_back_to_the_slabs(bool native)
+    {
+        // 300 buffers returned on a thread that then exits: most of them sit in the depot (and the
+        // rest in the dead thread's magazine and hot slot); one Shrink gives every slab back.
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider() });
+        System.Buffers.MemoryPool<byte> pool = native ? allocator.NativeBufferPool : allocator.MemoryPool;
+        OnThread(() =>
+        {
+            System.Buffers.IMemoryOwner<byte>[] owners = Enumerable.Range(0, 300).Select(_ => pool.Rent(4096)).ToArray();
+            Array.ForEach(owners, o => o.Dispose());
+        });
+
+        Assert.True(allocator.GetInfo().Sum(i => i.BytesReserved) > 0);
+        allocator.Shrink();
+        Assert.Equal(0, allocator.GetInfo().Sum(i => i.ActiveObjects));
+        Assert.Equal(0, allocator.GetInfo().Sum(i => i.BytesReserved));
+
+        // And the pool still works: the buffers come from new slabs.
+        System.Buffers.IMemoryOwner<byte> again = pool.Rent(4096);
+        again.Memory.Span.Fill(7);
+        again.Dispose();
+    }
+
     [Fact]
     public void A_closed_depot_takes_no_batch()
     {
