@@ -309,6 +309,7 @@ internal sealed class SlotPool<TOwner>
     /// the slot at <paramref name="address"/> (index <paramref name="index"/> of <paramref name="slab"/>)
     /// back, with <paramref name="next"/> as its next owner (the owner has checked that it was rented).
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void Return(Slab slab, int index, nint address, TOwner next, int magazineId)
     {
         SlabCache cache = slab.Cache;

@@ -87,11 +87,11 @@ internal sealed class HotTier<T>
     /// (0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/>, checked by the caller) from the tier
     /// whose id is <paramref name="id"/>; false when there is none (or for a negative id).
     /// </summary>
-    /// <remarks>The caller guarantees that a non-negative id is that of a <see cref="HotTier{T}"/> of this <typeparamref name="T"/>.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryTake(int id, int classIndex, out T item) => TryTake(ThreadCacheTable.t_table, id, classIndex, out item);
-
-    /// <summary>As <see cref="TryTake(int, int, out T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
+    /// <remarks>
+    /// <paramref name="table"/> is the calling thread's table (<c>ThreadCacheTable.t_table</c>), read
+    /// once by the caller for every tier it looks at. The caller guarantees that a non-negative id
+    /// is that of a <see cref="HotTier{T}"/> of this <typeparamref name="T"/>.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryTake(MagazineBase?[]? table, int id, int classIndex, out T item)
     {
@@ -99,8 +99,7 @@ internal sealed class HotTier<T>
         if (mb is not null)
         {
             HotState<T> s = Unsafe.As<HotState<T>>(mb);
-            Volatile.Write(ref s.Busy, 1);
-            if (Volatile.Read(ref s.FlushRequested) == 0)
+            if (s.TryEnter())
             {
                 ref T? slot = ref s.Slots[classIndex];
                 T? found = slot;
@@ -108,13 +107,13 @@ internal sealed class HotTier<T>
                 {
                     slot = null;
                     s.ClassHits[classIndex]++;
-                    Volatile.Write(ref s.Busy, 0);
+                    s.Exit();
                     item = found;
                     return true;
                 }
-            }
 
-            Volatile.Write(ref s.Busy, 0);
+                s.Exit();
+            }
         }
 
         item = null!;
@@ -125,15 +124,12 @@ internal sealed class HotTier<T>
     /// Fast path: makes <paramref name="item"/> (free and marked) the calling thread's hot object of
     /// its class, so the hot slot always holds the most recently freed object (the tier stays LIFO).
     /// </summary>
+    /// <param name="table">The calling thread's table, read once by the caller.</param>
     /// <param name="id">The tier's id (negative: no tier).</param>
     /// <param name="classIndex">The class, 0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/> (checked by the caller).</param>
     /// <param name="item">The object freed.</param>
     /// <param name="displaced">The object the slot held before, now the caller's to free further down (null when the slot was empty).</param>
     /// <returns>False when the thread has no state in the tier or a flush is in progress: nothing changed.</returns>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryPut(int id, int classIndex, T item, out T? displaced) => TryPut(ThreadCacheTable.t_table, id, classIndex, item, out displaced);
-
-    /// <summary>As <see cref="TryPut(int, int, T, out T)"/>, in <paramref name="table"/>: the calling thread's table, read by the caller.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryPut(MagazineBase?[]? table, int id, int classIndex, T item, out T? displaced)
     {
@@ -141,17 +137,14 @@ internal sealed class HotTier<T>
         if (mb is not null)
         {
             HotState<T> s = Unsafe.As<HotState<T>>(mb);
-            Volatile.Write(ref s.Busy, 1);
-            if (Volatile.Read(ref s.FlushRequested) == 0)
+            if (s.TryEnter())
             {
                 ref T? slot = ref s.Slots[classIndex];
                 displaced = slot;
                 slot = item;
-                Volatile.Write(ref s.Busy, 0);
+                s.Exit();
                 return true;
             }
-
-            Volatile.Write(ref s.Busy, 0);
         }
 
         displaced = null;

@@ -14,7 +14,7 @@ namespace SlabPools.Slabs;
 /// on each object's slab, no free-list link written into the object's (cold) memory.
 /// </summary>
 /// <remarks>
-/// <para><b>Layout.</b> One array of <c>MaxBatches × BatchSize</c> items: batch <c>k</c> occupies
+/// <para><b>Layout.</b> One array of <c>maxBatches × BatchSize</c> items: batch <c>k</c> occupies
 /// items <c>[k × BatchSize, (k + 1) × BatchSize)</c>, and the first <c>_count</c> batches are full
 /// (a stack). A put copies a half-magazine in, a take copies one out: no per-batch arrays, no
 /// covariant array stores.</para>
@@ -54,9 +54,6 @@ internal sealed class MagazineDepot<T>
 
     /// <summary>Objects per batch.</summary>
     internal int BatchSize { get; }
-
-    /// <summary>Full batches held at most.</summary>
-    internal int MaxBatches => _maxBatches;
 
     /// <summary>Objects held now (racy, for statistics).</summary>
     internal long CachedObjects => (long)Volatile.Read(ref _count) * BatchSize;

@@ -38,6 +38,28 @@ internal abstract class MagazineBase
     internal long Misses;         // owner's slow path only; read racily for statistics
 
     protected MagazineBase(Thread owner) => Owner = owner;
+
+    /// <summary>
+    /// The owner's half of the handshake (see the remarks): raises Busy and reads FlushRequested;
+    /// true when no flush is requested, and the owner may then touch the state until it calls
+    /// <see cref="Exit"/>; false (Busy lowered again) when a flush is in progress.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryEnter()
+    {
+        Volatile.Write(ref Busy, 1);
+        if (Volatile.Read(ref FlushRequested) == 0)
+        {
+            return true;
+        }
+
+        Volatile.Write(ref Busy, 0);
+        return false;
+    }
+
+    /// <summary>Ends what <see cref="TryEnter"/> began.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Exit() => Volatile.Write(ref Busy, 0);
 }
 
 /// <summary>A magazine of objects of type <typeparamref name="T"/>.</summary>
@@ -260,8 +282,7 @@ internal sealed class ThreadCache<T> : IThreadCache
             // Busy first, then FlushRequested, and only then Count: the acquire read of the flag
             // keeps the JIT and the processor from reading Count early (a Count read before the
             // flag could be from before a flush that then completed unseen).
-            Volatile.Write(ref m.Busy, 1);
-            if (Volatile.Read(ref m.FlushRequested) == 0)
+            if (m.TryEnter())
             {
                 int n = m.Count - 1;
                 if ((uint)n < (uint)m.Capacity)
@@ -269,12 +290,12 @@ internal sealed class ThreadCache<T> : IThreadCache
                     item = m.At(n);
                     m.Count = n;
                     m.Hits++;
-                    Volatile.Write(ref m.Busy, 0);
+                    m.Exit();
                     return true;
                 }
-            }
 
-            Volatile.Write(ref m.Busy, 0);
+                m.Exit();
+            }
         }
 
         item = default!;
@@ -293,20 +314,19 @@ internal sealed class ThreadCache<T> : IThreadCache
         if (mb is not null)
         {
             Magazine<T> m = Unsafe.As<Magazine<T>>(mb);
-            Volatile.Write(ref m.Busy, 1);
-            if (Volatile.Read(ref m.FlushRequested) == 0)
+            if (m.TryEnter())
             {
                 int n = m.Count;
                 if ((uint)n < (uint)m.Capacity)
                 {
                     m.At(n) = item;
                     m.Count = n + 1;
-                    Volatile.Write(ref m.Busy, 0);
+                    m.Exit();
                     return true;
                 }
-            }
 
-            Volatile.Write(ref m.Busy, 0);
+                m.Exit();
+            }
         }
 
         return false;
@@ -323,7 +343,12 @@ internal sealed class ThreadCache<T> : IThreadCache
         }
 
         Magazine<T> m = GetOrCreateMagazine();
-        if (TryEnterOwned(m))
+        // The owner's slow path runs under the same handshake as its fast path (Busy, then the
+        // flag), so it takes no lock unless a flush is in progress: a flusher skips a busy magazine.
+        // The backend never calls back into this thread cache on this thread (a nested fast path
+        // would clear Busy); a flusher tick run by the TimeProvider inside the backend's arming
+        // finds the magazine busy and skips it. PushSlow does the same.
+        if (m.TryEnter())
         {
             try
             {
@@ -331,7 +356,7 @@ internal sealed class ThreadCache<T> : IThreadCache
             }
             finally
             {
-                Volatile.Write(ref m.Busy, 0);
+                m.Exit();
             }
         }
 
@@ -339,26 +364,6 @@ internal sealed class ThreadCache<T> : IThreadCache
         {
             return PopOwned(m);
         }
-    }
-
-    /// <summary>
-    /// The owner's slow path runs under the same handshake as its fast path (Busy, then the flag),
-    /// so it takes no lock unless a flush is in progress: a flusher skips a busy magazine. The
-    /// backend never calls back into this thread cache on this thread (a nested fast path would
-    /// clear Busy); a flusher tick run by the TimeProvider inside the backend's arming finds the
-    /// magazine busy and skips it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryEnterOwned(Magazine<T> m)
-    {
-        Volatile.Write(ref m.Busy, 1);
-        if (Volatile.Read(ref m.FlushRequested) == 0)
-        {
-            return true;
-        }
-
-        Volatile.Write(ref m.Busy, 0);
-        return false;
     }
 
     // The caller owns m: Busy with no flush requested, or SyncRoot held.
@@ -392,7 +397,7 @@ internal sealed class ThreadCache<T> : IThreadCache
         }
 
         Magazine<T> m = GetOrCreateMagazine();
-        if (TryEnterOwned(m))
+        if (m.TryEnter())
         {
             try
             {
@@ -400,7 +405,7 @@ internal sealed class ThreadCache<T> : IThreadCache
             }
             finally
             {
-                Volatile.Write(ref m.Busy, 0);
+                m.Exit();
             }
 
             return;
