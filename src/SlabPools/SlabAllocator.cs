@@ -21,7 +21,7 @@ namespace SlabPools;
 /// returned: a slab is released when its last object comes back, so native memory is never unmapped
 /// under a buffer in use.</para>
 /// </remarks>
-public sealed class SlabAllocator : IDisposable
+public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
 {
     private readonly SlabCache?[] _kmalloc = new SlabCache?[SizeClasses.Count];
 
@@ -106,7 +106,7 @@ public sealed class SlabAllocator : IDisposable
     {
         int size = SizeClasses.SizeAt(index);
         var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
         _caches.Add(cache);
         Volatile.Write(ref _kmalloc[index], cache);
         return cache;
@@ -224,7 +224,7 @@ public sealed class SlabAllocator : IDisposable
             if (!_aligned.TryGetValue((index, alignment), out SlabCache? cache))
             {
                 cache = new SlabCache(this, name, classSize, NativePages, Options.Debug, null, options);
-                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
+                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
                 _caches.Add(cache);
                 _aligned[(index, alignment)] = cache;
             }
@@ -243,7 +243,7 @@ public sealed class SlabAllocator : IDisposable
 
     internal void Register(IObjectCache cache)
     {
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, NoteManagedRelease);
+        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
         lock (_cachesLock)
         {
             _caches.Add(cache);
@@ -352,7 +352,7 @@ public sealed class SlabAllocator : IDisposable
         long bytes = 0;
         foreach (IObjectCache cache in SnapshotCaches())
         {
-            bytes += cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0);
+            bytes += cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, out _);
         }
 
         return bytes;
@@ -366,25 +366,140 @@ public sealed class SlabAllocator : IDisposable
     private long _lastCollection;
     private long _inducedCollections;
 
-    /// <summary>What asks the GC for a collection (tests replace it to count the requests).</summary>
-    internal Action Collector { get; set; } = static () => GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+    /// <summary>What asks the GC for a collection of the given kind (tests replace it to count the requests).</summary>
+    internal Action<SlabCollectionMode> Collector { get; set; } = static mode =>
+    {
+        if (mode == SlabCollectionMode.Aggressive)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+        else
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+        }
+    };
 
     /// <summary>Collections asked for after flushers released managed memory (see <see cref="SlabPoolsOptions.CollectAfterRelease"/>).</summary>
     internal long InducedCollections => Interlocked.Read(ref _inducedCollections);
 
     /// <summary>
     /// Called by a flusher that released <paramref name="bytes"/> of managed memory. Such memory
-    /// leaves the process only when the GC collects it; once enough has been released (and at
-    /// most once per flush interval), ask for a background full collection.
+    /// leaves the process only when the GC collects it; once enough has been released, ask for a
+    /// collection (see <see cref="TryCollect"/>).
     /// </summary>
-    internal void NoteManagedRelease(long bytes)
+    void Reclaim.IFlushListener.ManagedReleased(long bytes)
+    {
+        if (Options.CollectAfterRelease > 0)
+        {
+            Interlocked.Add(ref _managedReleased, bytes);
+            TryCollect();
+        }
+    }
+
+    /// <summary>A flusher went idle: an aggressive collection waiting for the whole allocator to be idle may be due.</summary>
+    void Reclaim.IFlushListener.WentIdle()
+    {
+        if (Options.CollectionMode == SlabCollectionMode.Aggressive)
+        {
+            TryCollect();
+        }
+    }
+
+    private bool ReleasedEnough()
     {
         long threshold = Options.CollectAfterRelease;
-        if (threshold <= 0 || Interlocked.Add(ref _managedReleased, bytes) < threshold)
+        return threshold > 0 && Interlocked.Read(ref _managedReleased) >= threshold;
+    }
+
+    /*
+     * When the collection is asked for
+     * --------------------------------
+     * Background: as soon as CollectAfterRelease bytes have been released (at most once per flush
+     * interval). Aggressive (a blocking collection): only when the allocator is idle, which the
+     * flushers alone cannot tell: a flusher disarms when its cache stops reaching the slab layer,
+     * and a busy cache served from per-thread caches never does. So, once enough is released and
+     * no flusher is armed, the allocator samples every cache's allocation count (fast and slow)
+     * and looks again one flush interval later (one timer, _idleCheck); the collection runs only
+     * if nothing was allocated in between and still no flusher is armed, otherwise it samples and
+     * waits again. _collectLock guards _idleCheck and _pendingSignature (-1: no check pending);
+     * the collection itself runs outside it.
+     */
+    private readonly Lock _collectLock = new();
+    private ITimer? _idleCheck;
+    private long _pendingSignature = -1;
+
+    /// <summary>Asks for a collection if one is due (see the comment above).</summary>
+    private void TryCollect()
+    {
+        if (!ReleasedEnough())
         {
             return;
         }
 
+        if (Options.CollectionMode != SlabCollectionMode.Aggressive)
+        {
+            Collect(SlabCollectionMode.Background);
+            return;
+        }
+
+        lock (_collectLock)
+        {
+            if (_disposed || _pendingSignature != -1 || ArmedFlushers > 0)
+            {
+                return; // a check is pending, or a busy cache's flusher will call again when it idles
+            }
+
+            _pendingSignature = AllocationSignature();
+            _idleCheck ??= Options.TimeProvider.CreateTimer(static s => ((SlabAllocator)s!).IdleCheck(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _idleCheck.Change(Options.FlushInterval, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void IdleCheck()
+    {
+        lock (_collectLock)
+        {
+            if (_disposed || _pendingSignature == -1)
+            {
+                return;
+            }
+
+            if (!ReleasedEnough())
+            {
+                _pendingSignature = -1;
+                return;
+            }
+
+            long signature = AllocationSignature();
+            if (signature != _pendingSignature || ArmedFlushers > 0)
+            {
+                _pendingSignature = signature; // still at work: look again an interval later
+                _idleCheck!.Change(Options.FlushInterval, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            _pendingSignature = -1;
+        }
+
+        Collect(SlabCollectionMode.Aggressive);
+    }
+
+    /// <summary>Allocations of every cache so far, fast and slow (changes whenever anything is rented).</summary>
+    private long AllocationSignature()
+    {
+        long sum = 0;
+        foreach (IObjectCache cache in SnapshotCaches())
+        {
+            SlabCacheInfo info = cache.GetInfo();
+            sum += info.FastAllocations + info.SlowAllocations;
+        }
+
+        return sum & long.MaxValue; // never -1
+    }
+
+    /// <summary>Asks for one collection, at most once per flush interval.</summary>
+    private void Collect(SlabCollectionMode mode)
+    {
         long last = Interlocked.Read(ref _lastCollection);
         long now = Options.TimeProvider.GetTimestamp();
         if (last != 0 && Options.TimeProvider.GetElapsedTime(last, now) < Options.FlushInterval)
@@ -399,7 +514,7 @@ public sealed class SlabAllocator : IDisposable
 
         Interlocked.Exchange(ref _managedReleased, 0);
         Interlocked.Increment(ref _inducedCollections);
-        Collector();
+        Collector(mode);
     }
 
     /// <summary>
@@ -487,6 +602,12 @@ public sealed class SlabAllocator : IDisposable
         {
             cache.Flusher?.Dispose();
             cache.Close();
+        }
+
+        lock (_collectLock)
+        {
+            _idleCheck?.Dispose();
+            _idleCheck = null;
         }
     }
 }

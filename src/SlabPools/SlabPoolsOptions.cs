@@ -42,14 +42,24 @@ public sealed class SlabPoolsOptions
     public bool ClearOnReturn { get; set; }
 
     /// <summary>
-    /// Managed memory the flushers release (pinned slabs, pooled arrays) leaves the process only
-    /// when the GC collects it. Once the flushers have released at least this many bytes of it, the
-    /// allocator asks for a background full collection (<c>GC.Collect(2, Forced, blocking: false)</c>),
-    /// at most once per <see cref="FlushInterval"/>, so that an idle service's resident memory
-    /// falls without waiting for allocation pressure. 0 never asks. Native slabs need no
-    /// collection: their pages are unmapped when released.
+    /// Managed memory the flushers release (pinned slabs, pooled arrays, and the buffer owners of
+    /// released slabs, native ones included) leaves the process only when the GC collects it. Once
+    /// the flushers have released at least this many bytes of it, the allocator asks for a full
+    /// collection of the kind <see cref="CollectionMode"/> names, at most once per
+    /// <see cref="FlushInterval"/>, so that an idle service's memory falls without waiting for
+    /// allocation pressure. 0 never asks. Native slabs' pages need no collection: they are
+    /// unmapped when released.
     /// </summary>
     public long CollectAfterRelease { get; set; } = DefaultCollectAfterRelease;
+
+    /// <summary>
+    /// The collection <see cref="CollectAfterRelease"/> asks for. <see cref="SlabCollectionMode.Background"/>
+    /// (the default) never pauses the process, but the GC keeps most of what it frees committed for
+    /// reuse, so resident memory falls little; <see cref="SlabCollectionMode.Aggressive"/> gives that
+    /// memory back to the operating system at the price of one blocking, compacting collection, and
+    /// is asked for only once every cache of the allocator has gone idle.
+    /// </summary>
+    public SlabCollectionMode CollectionMode { get; set; } = SlabCollectionMode.Background;
 
     /// <summary>
     /// The memory-node layout used for per-node partial lists. <see langword="null"/> means one
@@ -80,6 +90,11 @@ public sealed class SlabPoolsOptions
             errors.Add($"SlabPools:CollectAfterRelease must be 0 (never) or a number of bytes (was {CollectAfterRelease}).");
         }
 
+        if (CollectionMode is not (SlabCollectionMode.Background or SlabCollectionMode.Aggressive))
+        {
+            errors.Add($"SlabPools:CollectionMode must be Background or Aggressive (was {(int)CollectionMode}).");
+        }
+
         if ((Debug & ~SlabDebugFlags.All) != 0)
         {
             errors.Add($"SlabPools:Debug has unknown flags ({(int)Debug}); use None, ConsistencyChecks, RedZone, Poison, Track or All.");
@@ -99,4 +114,25 @@ public sealed class SlabPoolsOptions
     }
 
     internal SlabPoolsOptions Clone() => (SlabPoolsOptions)MemberwiseClone();
+}
+
+/// <summary>The collection SlabPools asks the GC for once its flushers have released enough managed memory (<see cref="SlabPoolsOptions.CollectAfterRelease"/>).</summary>
+public enum SlabCollectionMode
+{
+    /// <summary>
+    /// A background full collection (<c>GC.Collect(2, GCCollectionMode.Forced, blocking: false)</c>):
+    /// no pause beyond the GC's usual short ones. The GC frees the released memory for the process to
+    /// reuse, but keeps most of it committed, so resident memory (RSS) falls little.
+    /// </summary>
+    Background = 0,
+
+    /// <summary>
+    /// A blocking, compacting full collection that decommits what it frees
+    /// (<c>GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true)</c>), asked for
+    /// only when every cache of the allocator has gone idle (no flusher armed), so that it does not
+    /// pause a service under load. Resident memory falls to about what is live. The pause grows with
+    /// the live managed heap; for services that go idle between bursts (batch work, scale-to-zero,
+    /// many processes sharing a host).
+    /// </summary>
+    Aggressive = 1,
 }

@@ -23,6 +23,8 @@ public class ConfigurationTests
                 ["SlabPools:FlushInterval"] = "00:00:05",
                 ["SlabPools:Debug"] = "Poison, Track",
                 ["SlabPools:ThrowOnError"] = "true",
+                ["SlabPools:CollectAfterRelease"] = "1048576",
+                ["SlabPools:CollectionMode"] = "Aggressive",
             })
             .Build();
 
@@ -31,6 +33,8 @@ public class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.FlushInterval);
         Assert.Equal(SlabDebugFlags.Poison | SlabDebugFlags.Track, options.Debug);
         Assert.True(options.ThrowOnError);
+        Assert.Equal(1L << 20, options.CollectAfterRelease);
+        Assert.Equal(SlabCollectionMode.Aggressive, options.CollectionMode);
     }
 
     [Fact]
@@ -73,6 +77,7 @@ public class ConfigurationTests
     [InlineData("FlushInterval", "-00:00:01", "SlabPools:FlushInterval must be positive")]
     [InlineData("FlushInterval", "2.00:00:00", "SlabPools:FlushInterval must be at most one day")]
     [InlineData("Debug", "64", "SlabPools:Debug has unknown flags (64)")]
+    [InlineData("CollectionMode", "5", "SlabPools:CollectionMode must be Background or Aggressive (was 5)")]
     public async Task A_bad_setting_stops_the_host_at_start_with_a_message_naming_it(string key, string value, string expected)
     {
         using IHost host = HostWith(Config(("SlabPools:" + key, value)));

@@ -31,9 +31,9 @@ internal sealed class CacheFlusher : IDisposable
 
     private readonly IObjectCache _cache;
 
-    // Told how many bytes a tick released when the cache's memory is managed (only a GC gives it
-    // back to the operating system): the allocator then may ask for a collection.
-    private readonly Action<long>? _managedReleased;
+    // Told how many managed bytes a tick released (only a GC gives them back to the operating
+    // system) and when the cache goes idle: the allocator then may ask for a collection.
+    private readonly IFlushListener? _listener;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly Lock _timerLock = new();
@@ -47,11 +47,11 @@ internal sealed class CacheFlusher : IDisposable
     [ThreadStatic]
     private static bool t_arming;
 
-    internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval, Action<long>? managedReleased = null)
+    internal CacheFlusher(IObjectCache cache, TimeProvider time, TimeSpan interval, IFlushListener? listener = null)
     {
         _cache = cache;
         _time = time;
-        _managedReleased = managedReleased;
+        _listener = listener;
 
         // Timers count whole milliseconds: TimeProvider.System's takes a shorter period as 0, which
         // means "fire once", and the flusher would then stay armed and never run again.
@@ -115,11 +115,11 @@ internal sealed class CacheFlusher : IDisposable
         // Give back what the cache does not use: all but a small cushion while it is active, all of
         // it once it has gone idle. Our own flush and shrink count as activity in the slab layer, so
         // the count is read again afterwards.
-        long released = _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0);
+        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0, out long managedReleased);
         Volatile.Write(ref _lastActivity, _cache.Activity);
-        if (released > 0 && _cache.ManagedMemory)
+        if (managedReleased > 0)
         {
-            _managedReleased?.Invoke(released);
+            _listener?.ManagedReleased(managedReleased);
         }
 
         if (!active)
@@ -128,6 +128,10 @@ internal sealed class CacheFlusher : IDisposable
             if (_cache.Activity != Volatile.Read(ref _lastActivity))
             {
                 Arm(); // activity raced with the disarm
+            }
+            else
+            {
+                _listener?.WentIdle();
             }
         }
     }
@@ -151,4 +155,14 @@ internal sealed class CacheFlusher : IDisposable
             Volatile.Write(ref _armed, 0);
         }
     }
+}
+
+/// <summary>What a flusher tells its allocator.</summary>
+internal interface IFlushListener
+{
+    /// <summary>A tick released <paramref name="bytes"/> of managed memory (slabs' arrays, owners).</summary>
+    void ManagedReleased(long bytes);
+
+    /// <summary>The flusher found its cache idle and disarmed.</summary>
+    void WentIdle();
 }

@@ -99,8 +99,6 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
 
     public long BytesReserved => Math.Max(0, Volatile.Read(ref _slabs)) * Size;
 
-    public bool ManagedMemory => true;
-
     /// <summary>Raised (with the byte count) when arrays are made or dropped, for the Kestrel-compatible metrics.</summary>
     internal Action<long>? SlabsAllocatedBytes { get; set; }
 
@@ -249,10 +247,10 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
         _closed = true;
         Hot?.Close();
         _magazines.Close();
-        ShrinkCore(flushMagazines: false, keepEmptySlabs: 0);
+        ShrinkCore(flushMagazines: false, keepEmptySlabs: 0, out _);
     }
 
-    public long ShrinkCore(bool flushMagazines, int keepEmptySlabs)
+    public long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes)
     {
         if (flushMagazines)
         {
@@ -281,7 +279,8 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
 
         Interlocked.Add(ref _slabs, -dropped);
         Interlocked.Add(ref _slabsFreed, dropped);
-        return dropped * Size;
+        managedBytes = dropped * Size; // arrays: all of it is the GC's
+        return managedBytes;
     }
 
     public SlabCacheInfo GetInfo()

@@ -10,9 +10,6 @@ internal interface IObjectCache
 
     long BytesReserved { get; }
 
-    /// <summary>True when released memory goes to the GC (pinned slabs, arrays), not straight back to the operating system.</summary>
-    bool ManagedMemory { get; }
-
     /// <summary>The flusher of this cache, attached by the allocator when it registers the cache.</summary>
     Reclaim.CacheFlusher? Flusher { get; set; }
 
@@ -24,6 +21,11 @@ internal interface IObjectCache
     /// <summary>Returns idle per-thread magazines and per-CPU slabs to the slab layer.</summary>
     int FlushCpuAndThreadCaches();
 
-    /// <summary>Releases empty slabs beyond <paramref name="keepEmptySlabs"/> per node; returns the bytes released.</summary>
-    long ShrinkCore(bool flushMagazines, int keepEmptySlabs);
+    /// <summary>
+    /// Releases empty slabs beyond <paramref name="keepEmptySlabs"/> per node; returns the bytes
+    /// released. <paramref name="managedBytes"/> is the part of what was released that only a GC
+    /// gives back to the operating system: pinned slabs' arrays, pooled arrays, and the managed
+    /// objects (buffer owners) that lived with the released slabs, native or not.
+    /// </summary>
+    long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes);
 }

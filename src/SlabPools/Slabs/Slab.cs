@@ -41,6 +41,14 @@ internal sealed class Slab
     // Guarded by the cache's slab-registry lock.
     internal int RegistryIndex;
 
+    /// <summary>
+    /// Managed bytes that live and die with this slab: its array when its pages are managed, and the
+    /// per-slot objects (the memory pools' owners) made for it, native slab or not. Set once by the
+    /// thread that makes the slab, before the slab is published; the flusher counts it as memory
+    /// only a GC gives back once the slab is released (<see cref="SlabPoolsOptions.CollectAfterRelease"/>).
+    /// </summary>
+    internal long ManagedBytes;
+
     internal Slab(SlabCache cache, in PageBlock block, int capacity, int stride, int node, object?[]? slots)
     {
         Cache = cache;

@@ -9,7 +9,7 @@ public sealed partial class SlabCache
 {
     /// <summary>
     /// Returns idle threads' magazines and every CPU's active slab to the slab layer. The slabs go
-    /// back on their partial lists (or stay full), where <see cref="ShrinkCore"/> can release them.
+    /// back on their partial lists (or stay full), where <see cref="ShrinkCore(bool, int)"/> can release them.
     /// </summary>
     /// <returns>Objects moved out of magazines.</returns>
     internal int FlushCpuAndThreadCaches()
@@ -40,7 +40,10 @@ public sealed partial class SlabCache
 
     /// <summary>Releases empty slabs from the partial lists, keeping <paramref name="keepEmptySlabs"/> per node.</summary>
     /// <returns>Bytes released.</returns>
-    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs)
+    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs, out _);
+
+    /// <summary>As <see cref="ShrinkCore(bool, int)"/>; <paramref name="managedBytes"/>: what of it only a GC gives back (see <see cref="IObjectCache"/>).</summary>
+    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes)
     {
         if (flushMagazines)
         {
@@ -76,9 +79,11 @@ public sealed partial class SlabCache
         }
 
         long bytes = 0;
+        managedBytes = 0;
         foreach (Slab slab in released)
         {
             bytes += (long)slab.Block.Length;
+            managedBytes += slab.ManagedBytes;
             ReleaseSlab(slab);
         }
 
@@ -140,11 +145,9 @@ public sealed partial class SlabCache
 
     long IObjectCache.BytesReserved => BytesReserved;
 
-    bool IObjectCache.ManagedMemory => !_pages.IsNative;
-
     int IObjectCache.FlushCpuAndThreadCaches() => FlushCpuAndThreadCaches();
 
-    long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs);
+    long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes) => ShrinkCore(flushMagazines, keepEmptySlabs, out managedBytes);
 
     /// <summary>Slabs on one node's partial list now (for tests and diagnostics).</summary>
     internal int PartialSlabCount(int node) => Volatile.Read(ref _nodes[node].Count);

@@ -348,6 +348,10 @@ public sealed partial class SlabCache
     {
         SlabGeometry g = Geometry;
         PageBlock block = _pages.Allocate((nuint)g.SlabBytes, node); // may throw OutOfMemoryException: nothing changed yet
+
+        // The slot objects' bytes are measured here, on the thread that makes them (a cheap counter
+        // read, on this slow path only), so that the flusher can tell the GC's share of a release.
+        long allocatedBefore = _slotConstructor is null ? 0 : GC.GetAllocatedBytesForCurrentThread();
         object?[]? slots = _slotConstructor is null ? null : new object?[g.ObjectsPerSlab];
         var slab = new Slab(this, block, g.ObjectsPerSlab, g.Stride, node, slots);
         try
@@ -362,6 +366,9 @@ public sealed partial class SlabCache
                     slots[i] = _slotConstructor!(slab, i);
                 }
             }
+
+            slab.ManagedBytes = (_pages.IsNative ? 0 : (long)block.Length)
+                + (slots is null ? 0 : GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
 
             _behavior?.OnSlabCreated(this, slab);
         }

@@ -128,7 +128,8 @@ public class FlusherTests
     [Theory]
     [InlineData("pinned", 1L << 20, 1)]
     [InlineData("array", 1L << 20, 1)]
-    [InlineData("native", 1L << 20, 0)]   // unmapped when released: nothing for a GC to do
+    [InlineData("native", 1L << 20, 0)]   // pages unmapped when released; only the owners (~0.3 MiB here) are the GC's
+    [InlineData("native", 64L << 10, 1)]  // ...and they count
     [InlineData("pinned", 0L, 0)]         // 0: never ask
     [InlineData("pinned", 1L << 30, 0)]   // less released than the threshold
     public void Released_managed_memory_asks_for_one_background_collection(string pool, long threshold, int expected)
@@ -136,7 +137,11 @@ public class FlusherTests
         var time = new FakeTimeProvider();
         using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = time, CollectAfterRelease = threshold });
         int collections = 0;
-        allocator.Collector = () => collections++;
+        allocator.Collector = mode =>
+        {
+            Assert.Equal(SlabCollectionMode.Background, mode); // the default
+            collections++;
+        };
 
         for (int round = 0; round < 2; round++)
         {
@@ -168,5 +173,76 @@ public class FlusherTests
     {
         var options = new SlabPoolsOptions { CollectAfterRelease = -1 };
         Assert.Contains(options.Validate(), e => e.Contains("CollectAfterRelease", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_unknown_collection_mode_is_refused()
+    {
+        var options = new SlabPoolsOptions { CollectionMode = (SlabCollectionMode)7 };
+        Assert.Contains(options.Validate(), e => e.Contains("CollectionMode", StringComparison.Ordinal));
+        Assert.Empty(new SlabPoolsOptions { CollectionMode = SlabCollectionMode.Aggressive }.Validate());
+    }
+
+    [Fact]
+    public void An_aggressive_collection_waits_until_every_cache_is_idle()
+    {
+        var time = new FakeTimeProvider();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions
+        {
+            TimeProvider = time,
+            CollectAfterRelease = 1L << 20,
+            CollectionMode = SlabCollectionMode.Aggressive,
+        });
+        var modes = new System.Collections.Generic.List<SlabCollectionMode>();
+        allocator.Collector = modes.Add;
+
+        // A burst of 8 MiB through the memory pool, returned: its cache releases it on its idle tick...
+        IMemoryOwner<byte>[] owners = Enumerable.Range(0, 2_000).Select(_ => allocator.MemoryPool.Rent(4096)).ToArray();
+        Array.ForEach(owners, o => o.Dispose());
+
+        // ...while another cache (the array pool, 64 KiB arrays) stays busy, interval after interval,
+        // past the slabs' release: no pause is imposed on a process at work.
+        for (int tick = 0; tick < 4; tick++)
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                allocator.ArrayPool.Return(allocator.ArrayPool.Rent(65536));
+            }
+
+            time.Advance(Interval);
+            Assert.Empty(modes);
+        }
+
+        Assert.Equal(0, allocator.GetInfo().Where(i => i.Name.StartsWith("pinned-", StringComparison.Ordinal)).Sum(i => i.BytesReserved));
+
+        // The busy cache goes quiet: its first idle tick is the last flusher to disarm, and asks.
+        time.Advance(Interval);
+        time.Advance(Interval);
+        Assert.Equal(0, allocator.ArmedFlushers);
+        Assert.Equal([SlabCollectionMode.Aggressive], modes);
+        Assert.Equal(1, allocator.InducedCollections);
+
+        // Nothing more released: nothing more asked, however long the process stays idle.
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Single(modes);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_slab_knows_the_managed_bytes_that_die_with_it(bool native)
+    {
+        using var allocator = new SlabAllocator();
+        IMemoryOwner<byte> owner = (native ? (MemoryPool<byte>)allocator.NativeBufferPool : allocator.MemoryPool).Rent(4096);
+        SlabCache cache = allocator.SnapshotCaches().OfType<SlabCache>().Single(c => c.ObjectSize == 4096 && c.PageAllocator.IsNative == native);
+        long slabBytes = cache.SlabBytes;
+        owner.Dispose();
+
+        long managed = cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, out long managedBytes) > 0 ? managedBytes : -1;
+
+        // Each slot's owners (two per slot, ~90 bytes each) and the slot array, at least; the array
+        // of the slab itself when its pages are managed.
+        long owners = managed - (native ? 0 : slabBytes);
+        Assert.InRange(owners, cache.ObjectsPerSlab * 2 * 48L, cache.ObjectsPerSlab * 2 * 256L);
     }
 }
