@@ -2,10 +2,14 @@
 # Kestrel load test: KestrelDemo on SlabPools against the same app on Kestrel's own memory pool,
 # driven by wrk on 127.0.0.1 for a bounded time. Writes perf/results/kestrel.md.
 #   perf/kestrel-load.sh [seconds-per-run] [idle-seconds]
+# Three servers: Kestrel's pool, SlabPools with its defaults, and SlabPools with an aggressive idle
+# collection (SlabPools:CollectionMode=Aggressive, CollectAfterRelease=4 MiB). Three loads: small
+# JSON answers and 1 MiB downloads on 64 connections, and a burst of 512 connections downloading
+# 4 MiB each (the pools grow by tens of MiB, then the server idles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-20}"
-idle="${2:-25}"
+idle="${2:-35}"
 out=perf/results
 mkdir -p "$out"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
@@ -16,13 +20,18 @@ rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 run() {
-  local pool="$1" port="$2" path="$3" label="$4"
-  dotnet "$app" --urls "http://127.0.0.1:$port" --Demo:TransportPool="$pool" --SlabPools:FlushInterval=00:00:10 >/dev/null 2>&1 &
+  local pool="$1" port="$2" path="$3" label="$4" connections="$5"
+  local settings=(--Demo:TransportPool=kestrel)
+  case "$pool" in
+    slabpools) settings=() ;;
+    slabpools-aggressive) settings=(--SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304) ;;
+  esac
+  dotnet "$app" --urls "http://127.0.0.1:$port" --SlabPools:FlushInterval=00:00:10 "${settings[@]}" >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/slabinfo" >/dev/null 2>&1 && break; sleep 0.1; done
   wrk -t2 -c64 -d2s "http://127.0.0.1:$port$path" >/dev/null   # warm-up
   local before; before=$(rss "$pid")
-  local report; report=$(wrk -t2 -c64 -d"${duration}s" --latency "http://127.0.0.1:$port$path")
+  local report; report=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$path")
   local rps; rps=$(echo "$report" | awk '/Requests\/sec/ {print $2}')
   local p99; p99=$(echo "$report" | awk '$1 == "99%" {print $2}')
   local peak; peak=$(hwm "$pid")
@@ -37,11 +46,13 @@ run() {
 {
   echo "# Kestrel under load: SlabPools against Kestrel's own pool"
   echo
-  echo "wrk -t2 -c64 -d${duration}s on 127.0.0.1, after a 2 s warm-up; the server runs on the same 2 cores."
+  echo "wrk -t2 -d${duration}s on 127.0.0.1 (64 or 512 connections), after a 2 s warm-up on 64; the server runs on the same 2 cores."
+  echo "slabpools-aggressive: SlabPools with --SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304."
   echo "RSS in MiB: before the run, peak (VmHWM), at the end of the run, and after ${idle} s idle."
   echo
   echo "| endpoint | transport pool | path | requests/s | p99 | RSS before | RSS peak | RSS loaded | RSS idle |"
   echo "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"
-  for pool in kestrel slabpools; do run "$pool" 5091 "/json" "JSON"; done
-  for pool in kestrel slabpools; do run "$pool" 5092 "/download?mb=1" "1 MiB download"; done
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5091 "/json" "JSON" 64; done
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5092 "/download?mb=1" "1 MiB download" 64; done
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5093 "/download?mb=4" "512 x 4 MiB downloads" 512; done
 } | tee "$out/kestrel.md"
