@@ -352,7 +352,7 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
         long bytes = 0;
         foreach (IObjectCache cache in SnapshotCaches())
         {
-            bytes += cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, out _);
+            bytes += cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, agedOnly: false, out _);
         }
 
         return bytes;

@@ -112,10 +112,10 @@ internal sealed class CacheFlusher : IDisposable
         bool active = activity != Volatile.Read(ref _lastActivity);
         Volatile.Write(ref _lastActivity, activity);
 
-        // Give back what the cache does not use: all but a small cushion while it is active, all of
-        // it once it has gone idle. Our own flush and shrink count as activity in the slab layer, so
-        // the count is read again afterwards.
-        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0, out long managedReleased);
+        // Give back what the cache does not use: while it is active, what it has not used for a
+        // whole interval (beyond a small cushion); all of it once it has gone idle. Our own flush
+        // and shrink count as activity in the slab layer, so the count is read again afterwards.
+        _cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: active ? KeepEmptySlabsPerNode : 0, agedOnly: active, out long managedReleased);
         Volatile.Write(ref _lastActivity, _cache.Activity);
         if (managedReleased > 0)
         {

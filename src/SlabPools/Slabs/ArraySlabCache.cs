@@ -104,10 +104,16 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
 
     private sealed class NodeStack
     {
-        /// <summary>Protects <see cref="Items"/> and <see cref="Count"/>.</summary>
+        /// <summary>Protects <see cref="Items"/>, <see cref="Count"/> and <see cref="LowWater"/>.</summary>
         internal readonly Lock Lock = new();
         internal byte[][] Items = new byte[16][];
         internal int Count;
+
+        /// <summary>
+        /// The lowest <see cref="Count"/> since the last shrink: the arrays at the bottom of the stack
+        /// that nobody took in the meantime (the depot working-set estimate of Bonwick and Adams).
+        /// </summary>
+        internal int LowWater;
     }
 
     /// <summary>Bytes 8..15 of <paramref name="array"/> (class sizes are at least 16 bytes).</summary>
@@ -208,6 +214,7 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
             stack.Items.AsSpan(start, n).CopyTo(destination);
             stack.Items.AsSpan(start, n).Clear();
             stack.Count = start;
+            stack.LowWater = Math.Min(stack.LowWater, start);
             return n;
         }
     }
@@ -247,10 +254,10 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
         _closed = true;
         Hot?.Close();
         _magazines.Close();
-        ShrinkCore(flushMagazines: false, keepEmptySlabs: 0, out _);
+        ShrinkCore(flushMagazines: false, keepEmptySlabs: 0, agedOnly: false, out _);
     }
 
-    public long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes)
+    public long ShrinkCore(bool flushMagazines, int keepEmptySlabs, bool agedOnly, out long managedBytes)
     {
         if (flushMagazines)
         {
@@ -262,13 +269,17 @@ internal sealed class ArraySlabCache : IObjectCache, IMagazineBackend<byte[]>, I
         {
             lock (stack.Lock)
             {
-                int keep = Math.Min(keepEmptySlabs, stack.Count);
-                int drop = stack.Count - keep;
+                // Aged: only the bottom LowWater arrays stayed untouched since the last shrink (what
+                // the magazine flush just pushed lies above them).
+                int candidates = agedOnly ? Math.Min(stack.LowWater, stack.Count) : stack.Count;
+                int drop = Math.Max(0, candidates - keepEmptySlabs);
+                int keep = stack.Count - drop;
 
                 // Keep the most recently returned arrays (the top of the stack, likely in cache).
                 Array.Copy(stack.Items, drop, stack.Items, 0, keep);
                 stack.Items.AsSpan(keep, drop).Clear();
                 stack.Count = keep;
+                stack.LowWater = keep;
                 dropped += drop;
                 if (stack.Items.Length > 64 && stack.Count < stack.Items.Length / 4)
                 {

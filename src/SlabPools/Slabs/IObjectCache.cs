@@ -23,9 +23,12 @@ internal interface IObjectCache
 
     /// <summary>
     /// Releases empty slabs beyond <paramref name="keepEmptySlabs"/> per node; returns the bytes
-    /// released. <paramref name="managedBytes"/> is the part of what was released that only a GC
-    /// gives back to the operating system: pinned slabs' arrays, pooled arrays, and the managed
-    /// objects (buffer owners) that lived with the released slabs, native or not.
+    /// released. With <paramref name="agedOnly"/> (a busy cache's flusher tick) only slabs that have
+    /// not been used since the previous aged pass go: what a cache at work needed during the last
+    /// interval stays, so that a steady load does not release slabs only to make new ones (garbage,
+    /// for managed slabs). <paramref name="managedBytes"/> is the part of what was released that
+    /// only a GC gives back to the operating system: pinned slabs' arrays, pooled arrays, and the
+    /// managed objects (buffer owners) that lived with the released slabs, native or not.
     /// </summary>
-    long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes);
+    long ShrinkCore(bool flushMagazines, int keepEmptySlabs, bool agedOnly, out long managedBytes);
 }

@@ -38,6 +38,16 @@ internal sealed class Slab
     internal Slab? Next;
     internal bool OnPartial;
 
+    /// <summary>Times the slab was taken off its partial list to be allocated from (guarded by the node's lock).</summary>
+    internal int Takes;
+
+    /// <summary>
+    /// <see cref="Takes"/> as an aged shrink found the slab empty (guarded by the node's lock; -1:
+    /// not seen empty). Still equal at the next aged shrink: nobody allocated from the slab for a
+    /// whole interval, so a busy cache can release it (see <see cref="SlabCache"/>'s ShrinkCore).
+    /// </summary>
+    internal int EmptyAtTakes = -1;
+
     // Guarded by the cache's slab-registry lock.
     internal int RegistryIndex;
 

@@ -40,10 +40,14 @@ public sealed partial class SlabCache
 
     /// <summary>Releases empty slabs from the partial lists, keeping <paramref name="keepEmptySlabs"/> per node.</summary>
     /// <returns>Bytes released.</returns>
-    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs, out _);
+    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs) => ShrinkCore(flushMagazines, keepEmptySlabs, agedOnly: false, out _);
 
-    /// <summary>As <see cref="ShrinkCore(bool, int)"/>; <paramref name="managedBytes"/>: what of it only a GC gives back (see <see cref="IObjectCache"/>).</summary>
-    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes)
+    /// <summary>
+    /// As <see cref="ShrinkCore(bool, int)"/>. <paramref name="agedOnly"/>: release only slabs found
+    /// empty by the previous aged pass and not taken since (see <see cref="Slab.EmptyAtTakes"/>);
+    /// <paramref name="managedBytes"/>: what of it only a GC gives back (see <see cref="IObjectCache"/>).
+    /// </summary>
+    internal long ShrinkCore(bool flushMagazines, int keepEmptySlabs, bool agedOnly, out long managedBytes)
     {
         if (flushMagazines)
         {
@@ -62,7 +66,9 @@ public sealed partial class SlabCache
                     long old = Volatile.Read(ref slab.State);
                     if (SlabState.FreeCount(old) == slab.Capacity && !SlabState.IsFrozen(old))
                     {
-                        if (kept < keepEmptySlabs)
+                        bool aged = slab.EmptyAtTakes == slab.Takes;
+                        slab.EmptyAtTakes = slab.Takes;
+                        if (kept < keepEmptySlabs || (agedOnly && !aged))
                         {
                             kept++;
                         }
@@ -147,7 +153,7 @@ public sealed partial class SlabCache
 
     int IObjectCache.FlushCpuAndThreadCaches() => FlushCpuAndThreadCaches();
 
-    long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs, out long managedBytes) => ShrinkCore(flushMagazines, keepEmptySlabs, out managedBytes);
+    long IObjectCache.ShrinkCore(bool flushMagazines, int keepEmptySlabs, bool agedOnly, out long managedBytes) => ShrinkCore(flushMagazines, keepEmptySlabs, agedOnly, out managedBytes);
 
     /// <summary>Slabs on one node's partial list now (for tests and diagnostics).</summary>
     internal int PartialSlabCount(int node) => Volatile.Read(ref _nodes[node].Count);

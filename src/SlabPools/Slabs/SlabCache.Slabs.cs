@@ -307,6 +307,7 @@ public sealed partial class SlabCache
             }
 
             list.RemoveUnsynchronized(slab);
+            slab.Takes++;
             SetFrozen(slab, true);
             return slab;
         }

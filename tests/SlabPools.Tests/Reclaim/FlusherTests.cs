@@ -238,11 +238,83 @@ public class FlusherTests
         long slabBytes = cache.SlabBytes;
         owner.Dispose();
 
-        long managed = cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, out long managedBytes) > 0 ? managedBytes : -1;
+        long managed = cache.ShrinkCore(flushMagazines: true, keepEmptySlabs: 0, agedOnly: false, out long managedBytes) > 0 ? managedBytes : -1;
 
         // Each slot's owners (two per slot, ~90 bytes each) and the slot array, at least; the array
         // of the slab itself when its pages are managed.
         long owners = managed - (native ? 0 : slabBytes);
         Assert.InRange(owners, cache.ObjectsPerSlab * 2 * 48L, cache.ObjectsPerSlab * 2 * 256L);
     }
+
+    [Theory]
+    [InlineData("pinned")]
+    [InlineData("native")]
+    [InlineData("array")]
+    public void A_steady_load_keeps_its_memory_across_busy_ticks_instead_of_releasing_and_remaking_it(string pool)
+    {
+        var time = new FakeTimeProvider();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = time });
+        Action<int> load = Load(allocator, pool);
+        SlabCacheInfo Info() => allocator.GetInfo().Single(i => i.ObjectSize == 4096 && i.Name.StartsWith(pool + "-", StringComparison.Ordinal) && i.SlabsAllocated > 0);
+
+        // The same 2,000 buffers' worth of traffic every interval: the caches' flushers tick while
+        // the load runs and flush every per-thread cache back to the slabs each time.
+        load(2_000);
+        time.Advance(Interval);
+        long made = Info().SlabsAllocated;
+        for (int tick = 0; tick < 5; tick++)
+        {
+            load(2_000);
+            time.Advance(Interval);
+        }
+
+        // Nothing the load used in each interval was released and made again.
+        Assert.Equal(0, Info().SlabsFreed);
+        Assert.Equal(made, Info().SlabsAllocated);
+
+        // Once the load stops, the next ticks give everything back.
+        time.Advance(Interval);
+        time.Advance(Interval);
+        Assert.Equal(0, Reserved(allocator));
+    }
+
+    [Theory]
+    [InlineData("pinned")]
+    [InlineData("array")]
+    public void A_busy_cache_releases_what_it_has_not_used_for_a_whole_interval(string pool)
+    {
+        var time = new FakeTimeProvider();
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = time });
+        Action<int> load = Load(allocator, pool);
+
+        load(4_000); // a burst (16 MiB)...
+        time.Advance(Interval);
+        long peak = Reserved(allocator);
+
+        // ...then a trickle that keeps the cache busy: what the burst alone needed goes within two
+        // busy ticks (the first finds it empty, the second finds it still untouched).
+        for (int tick = 0; tick < 2; tick++)
+        {
+            load(20);
+            time.Advance(Interval);
+        }
+
+        Assert.True(allocator.ArmedFlushers > 0, "the cache should still count as busy");
+        Assert.InRange(Reserved(allocator), 0, peak / 10);
+    }
+
+    // Rents and returns n buffers of 4 KiB through the pool, all held at once.
+    private static Action<int> Load(SlabAllocator allocator, string pool) => n =>
+    {
+        if (pool == "array")
+        {
+            byte[][] arrays = Enumerable.Range(0, n).Select(_ => allocator.ArrayPool.Rent(4096)).ToArray();
+            Array.ForEach(arrays, a => allocator.ArrayPool.Return(a));
+            return;
+        }
+
+        MemoryPool<byte> memoryPool = pool == "native" ? allocator.NativeBufferPool : allocator.MemoryPool;
+        IMemoryOwner<byte>[] owners = Enumerable.Range(0, n).Select(_ => memoryPool.Rent(4096)).ToArray();
+        Array.ForEach(owners, o => o.Dispose());
+    };
 }
