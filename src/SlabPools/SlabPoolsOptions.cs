@@ -14,8 +14,9 @@ public sealed class SlabPoolsOptions
 
     /// <summary>
     /// How often an active cache's flusher runs: it returns per-CPU slabs and per-thread caches to
-    /// the partial lists and releases empty slabs. A cache that saw no activity disarms its flusher,
-    /// so an idle process runs no timer at all. Must be positive; timers count whole milliseconds, so
+    /// the partial lists and releases empty slabs: while the cache is busy, only those nobody used
+    /// for a whole interval; once it has seen no activity for an interval, all of them, and it
+    /// disarms its flusher, so an idle process runs no timer at all. Must be positive; timers count whole milliseconds, so
     /// anything shorter than a millisecond is taken as one.
     /// </summary>
     public TimeSpan FlushInterval { get; set; } = DefaultFlushInterval;

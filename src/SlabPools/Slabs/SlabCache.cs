@@ -39,7 +39,9 @@ namespace SlabPools;
  *   full      0       0              none (no full list)  nobody; the first free makes it partial
  *   dead      -       capacity       none                 nobody: memory given back
  * An empty slab (free count == capacity) stays on its partial list until Shrink or the flusher
- * releases it, so a burst that comes back does not pay for new pages.
+ * releases it, so a burst that comes back does not pay for new pages. The flusher of a busy cache
+ * releases only slabs that its previous tick found empty and that nobody took since (Takes equal
+ * to EmptyAtTakes): a steady load keeps the slabs it cycles through.
  *
  * Transitions, each done by exactly one thread:
  *   partial -> active   taker of the node lock (unlinks, then sets frozen)
@@ -61,6 +63,7 @@ namespace SlabPools;
  * ----------------
  *   Slab.State                     compare-and-swap only
  *   Slab.Prev/Next/OnPartial       the node's partial-list lock
+ *   Slab.Takes/EmptyAtTakes        the node's partial-list lock
  *   Slab.RegistryIndex, _slabs     _registryLock
  *   CpuSlot.Active                 compare-and-swap only; whoever swaps a slab out unfreezes it
  *   free-list links (bytes 0..3)   whoever owns the chain: the slab (through State) or the thread
