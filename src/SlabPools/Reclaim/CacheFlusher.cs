@@ -7,9 +7,12 @@ namespace SlabPools.Reclaim;
 /// <summary>
 /// The seed's per-cache flusher, replacing the old global reaper: a timer that runs only while its
 /// cache is active. Each tick returns idle threads' magazines and the per-CPU slabs to the partial
-/// lists and releases empty slabs beyond <see cref="KeepEmptySlabsPerNode"/>; a tick that finds no
-/// activity since the previous one releases every empty slab and disarms the timer, so an idle
-/// process holds no free slabs and runs no timer at all.
+/// lists and releases the empty slabs that nobody has used since the previous tick (beyond
+/// <see cref="KeepEmptySlabsPerNode"/>), so that a steady load keeps the slabs it cycles through; a
+/// tick that finds no activity since the previous one releases every empty slab and disarms the
+/// timer, so an idle process holds no free slabs and runs no timer at all. After either, the
+/// allocator hears what managed memory went (<see cref="IFlushListener"/>) and may ask for a
+/// collection.
 /// </summary>
 /// <remarks>
 /// <para>Activity is the cache's count of calls into its slab layer (refills and drains of
