@@ -69,6 +69,33 @@ public class MetricsTests
     }
 
     [Fact]
+    public void The_collections_counter_counts_what_the_allocator_asked_of_the_gc_with_its_mode()
+    {
+        var time = new FakeTimeProvider();
+        using ServiceProvider services = new ServiceCollection()
+            .AddMetrics()
+            .AddSingleton<TimeProvider>(time)
+            .AddSlabPools(o => o.CollectAfterRelease = 1L << 20)
+            .BuildServiceProvider();
+        using var collections = new MetricCollector<long>(services.GetRequiredService<IMeterFactory>(), "SlabPools", "slabpools.gc.collections");
+        SlabAllocator allocator = services.GetRequiredService<SlabAllocator>();
+        collections.RecordObservableInstruments();
+        Assert.Equal(0, collections.LastMeasurement!.Value);
+
+        // 4 MiB of pinned slabs rented, returned, and released by the flusher's idle tick: one
+        // (background) collection asked for.
+        List<IMemoryOwner<byte>> blocks = Enumerable.Range(0, 1_000).Select(_ => allocator.MemoryPool.Rent()).ToList();
+        blocks.ForEach(b => b.Dispose());
+        time.Advance(SlabPoolsOptions.DefaultFlushInterval);
+        time.Advance(SlabPoolsOptions.DefaultFlushInterval);
+        collections.RecordObservableInstruments();
+
+        Assert.Equal(1, collections.LastMeasurement!.Value);
+        Assert.Equal("Background", collections.LastMeasurement.Tags["slabpools.collection.mode"]);
+        Assert.Equal("{collection}", collections.Instrument!.Unit);
+    }
+
+    [Fact]
     public void The_errors_counter_counts_a_double_free_with_its_kind_and_cache()
     {
         using ServiceProvider services = CreateServices();

@@ -20,6 +20,9 @@ namespace SlabPools.Extensions.Metrics;
 /// <item><term><c>slabpools.slabs.freed</c> ({slab}, counter)</term><description>slabs released (memory given back) since the cache was made.</description></item>
 /// <item><term><c>slabpools.errors</c> ({error}, counter)</term><description>errors detected, tagged <c>error.type</c>
 /// (the <see cref="SlabErrorKind"/> name, for example <c>DoubleFree</c>) and <c>slabpools.cache.name</c>.</description></item>
+/// <item><term><c>slabpools.gc.collections</c> ({collection}, counter)</term><description>full collections the allocator
+/// asked the GC for after its flushers released managed memory (<see cref="SlabPoolsOptions.CollectAfterRelease"/>),
+/// tagged <c>slabpools.collection.mode</c>: <c>Background</c> or <c>Aggressive</c> (<see cref="SlabPoolsOptions.CollectionMode"/>).</description></item>
 /// </list>
 /// </remarks>
 internal sealed class SlabPoolsMetrics : IDisposable
@@ -28,6 +31,7 @@ internal sealed class SlabPoolsMetrics : IDisposable
     internal const string CacheNameTag = "slabpools.cache.name";
     internal const string MemoryTypeTag = "slabpools.memory.type";
     internal const string ErrorTypeTag = "error.type";
+    internal const string CollectionModeTag = "slabpools.collection.mode";
 
     private readonly SlabAllocator _allocator;
     private readonly bool _ownsMeter;
@@ -45,7 +49,14 @@ internal sealed class SlabPoolsMetrics : IDisposable
         Meter.CreateObservableCounter("slabpools.slabs.allocated", () => Observe(static c => c.SlabsAllocated), "{slab}", "Slabs created since the cache was made.");
         Meter.CreateObservableCounter("slabpools.slabs.freed", () => Observe(static c => c.SlabsFreed), "{slab}", "Slabs released since the cache was made.");
         _errors = Meter.CreateCounter<long>("slabpools.errors", "{error}", "Errors detected (double free, use after free, red-zone overwrite, foreign object).");
+        Meter.CreateObservableCounter(
+            "slabpools.gc.collections",
+            () => new Measurement<long>(_allocator.InducedCollections, new KeyValuePair<string, object?>(CollectionModeTag, ModeName(_allocator.Options.CollectionMode))),
+            "{collection}",
+            "Full collections asked for after the flushers released managed memory.");
     }
+
+    private static string ModeName(SlabCollectionMode mode) => mode == SlabCollectionMode.Aggressive ? nameof(SlabCollectionMode.Aggressive) : nameof(SlabCollectionMode.Background);
 
     /// <summary>The meter (made by the container's meter factory when there is one).</summary>
     internal Meter Meter { get; }
