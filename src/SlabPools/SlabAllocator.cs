@@ -418,15 +418,20 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
      * interval). Aggressive (a blocking collection): only when the allocator is idle, which the
      * flushers alone cannot tell: a flusher disarms when its cache stops reaching the slab layer,
      * and a busy cache served from per-thread caches never does. So, once enough is released and
-     * no flusher is armed, the allocator samples every cache's allocation count (fast and slow)
-     * and looks again one flush interval later (one timer, _idleCheck); the collection runs only
-     * if nothing was allocated in between and still no flusher is armed, otherwise it samples and
-     * waits again. _collectLock guards _idleCheck and _pendingSignature (-1: no check pending);
-     * the collection itself runs outside it.
+     * no flusher is armed, the allocator compares every cache's allocation count (fast and slow)
+     * with the one sampled at the flusher ticks: unchanged for at least an interval (the usual
+     * case after a burst: the busy tick samples, the idle tick releases) means quiet, and the
+     * collection runs at once. Otherwise it samples and looks again one flush interval later (one
+     * timer, _idleCheck); the collection runs then only if nothing was allocated in between and
+     * still no flusher is armed, otherwise it samples and waits again. _collectLock guards
+     * _idleCheck, _pendingSignature (-1: no check pending) and the tick sample; the collection
+     * itself runs outside it.
      */
     private readonly Lock _collectLock = new();
     private ITimer? _idleCheck;
     private long _pendingSignature = -1;
+    private long _tickSignature = -1;   // the allocation count at the flusher ticks, and since when (timestamp)
+    private long _tickSignatureTime;
 
     /// <summary>Asks for a collection if one is due (see the comment above).</summary>
     private void TryCollect()
@@ -442,6 +447,7 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
             return;
         }
 
+        bool quiet;
         lock (_collectLock)
         {
             if (_disposed || _pendingSignature != -1 || ArmedFlushers > 0)
@@ -449,11 +455,51 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
                 return; // a check is pending, or a busy cache's flusher will call again when it idles
             }
 
-            _pendingSignature = AllocationSignature();
-            _idleCheck ??= Options.TimeProvider.CreateTimer(static s => ((SlabAllocator)s!).IdleCheck(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _idleCheck.Change(Options.FlushInterval, Timeout.InfiniteTimeSpan);
+            // Quiet since a flusher tick at least an interval ago (the usual case after a burst:
+            // the busy tick sampled, the idle tick released): no need to wait another interval.
+            long signature = AllocationSignature();
+            quiet = signature == _tickSignature && QuietLongEnough(_tickSignatureTime);
+            if (!quiet)
+            {
+                _pendingSignature = signature;
+                _idleCheck ??= Options.TimeProvider.CreateTimer(static s => ((SlabAllocator)s!).IdleCheck(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _idleCheck.Change(Options.FlushInterval, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        if (quiet)
+        {
+            Collect(SlabCollectionMode.Aggressive);
         }
     }
+
+    /// <summary>
+    /// A flusher is about to tick. In aggressive mode, remember the allocation count and since
+    /// when it has not moved, so that the tick that releases memory and idles can tell at once
+    /// whether nothing was rented for a whole interval.
+    /// </summary>
+    void Reclaim.IFlushListener.Ticking()
+    {
+        if (Options.CollectionMode != SlabCollectionMode.Aggressive || Options.CollectAfterRelease <= 0)
+        {
+            return;
+        }
+
+        lock (_collectLock)
+        {
+            long signature = AllocationSignature();
+            if (signature != _tickSignature)
+            {
+                _tickSignature = signature;
+                _tickSignatureTime = Options.TimeProvider.GetTimestamp();
+            }
+        }
+    }
+
+    // Timers may fire a little early against the clock the timestamps come from: nine tenths of an
+    // interval count as one.
+    private bool QuietLongEnough(long since) =>
+        since != 0 && Options.TimeProvider.GetElapsedTime(since) >= Options.FlushInterval * 0.9;
 
     private void IdleCheck()
     {

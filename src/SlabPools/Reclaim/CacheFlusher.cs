@@ -111,6 +111,7 @@ internal sealed class CacheFlusher : IDisposable
         }
 
         Interlocked.Increment(ref _ticks);
+        _listener?.Ticking();
         long activity = _cache.Activity;
         bool active = activity != Volatile.Read(ref _lastActivity);
         Volatile.Write(ref _lastActivity, activity);
@@ -168,4 +169,7 @@ internal interface IFlushListener
 
     /// <summary>The flusher found its cache idle and disarmed.</summary>
     void WentIdle();
+
+    /// <summary>A tick begins (before it flushes or releases anything).</summary>
+    void Ticking();
 }

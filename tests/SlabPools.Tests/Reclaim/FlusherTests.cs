@@ -187,18 +187,10 @@ public class FlusherTests
     public void An_aggressive_collection_waits_until_every_cache_is_idle()
     {
         var time = new FakeTimeProvider();
-        using var allocator = new SlabAllocator(new SlabPoolsOptions
-        {
-            TimeProvider = time,
-            CollectAfterRelease = 1L << 20,
-            CollectionMode = SlabCollectionMode.Aggressive,
-        });
-        var modes = new System.Collections.Generic.List<SlabCollectionMode>();
-        allocator.Collector = modes.Add;
+        using SlabAllocator allocator = AggressiveAllocator(time, out System.Collections.Generic.List<SlabCollectionMode> modes);
 
         // A burst of 8 MiB through the memory pool, returned: its cache releases it on its idle tick...
-        IMemoryOwner<byte>[] owners = Enumerable.Range(0, 2_000).Select(_ => allocator.MemoryPool.Rent(4096)).ToArray();
-        Array.ForEach(owners, o => o.Dispose());
+        Load(allocator, "pinned")(2_000);
 
         // ...while another cache (the array pool, 64 KiB arrays) stays busy, interval after interval,
         // past the slabs' release: no pause is imposed on a process at work.
@@ -225,6 +217,23 @@ public class FlusherTests
         // Nothing more released: nothing more asked, however long the process stays idle.
         time.Advance(TimeSpan.FromMinutes(10));
         Assert.Single(modes);
+    }
+
+    [Fact]
+    public void After_a_burst_the_aggressive_collection_comes_at_the_idle_tick()
+    {
+        var time = new FakeTimeProvider();
+        using SlabAllocator allocator = AggressiveAllocator(time, out System.Collections.Generic.List<SlabCollectionMode> modes);
+        Load(allocator, "pinned")(2_000);
+
+        // The busy tick keeps the slabs and notes the allocation count; nothing is rented before the
+        // idle tick, which releases them and, the allocator having been quiet for an interval,
+        // collects at once.
+        time.Advance(Interval);
+        Assert.Empty(modes);
+        time.Advance(Interval);
+        Assert.Equal(0, Reserved(allocator));
+        Assert.Equal([SlabCollectionMode.Aggressive], modes);
     }
 
     [Theory]
@@ -301,6 +310,21 @@ public class FlusherTests
 
         Assert.True(allocator.ArmedFlushers > 0, "the cache should still count as busy");
         Assert.InRange(Reserved(allocator), 0, peak / 10);
+    }
+
+    // An allocator that asks for aggressive collections after 1 MiB released, recording them instead.
+    private static SlabAllocator AggressiveAllocator(FakeTimeProvider time, out System.Collections.Generic.List<SlabCollectionMode> modes)
+    {
+        var allocator = new SlabAllocator(new SlabPoolsOptions
+        {
+            TimeProvider = time,
+            CollectAfterRelease = 1L << 20,
+            CollectionMode = SlabCollectionMode.Aggressive,
+        });
+        var asked = new System.Collections.Generic.List<SlabCollectionMode>();
+        allocator.Collector = asked.Add;
+        modes = asked;
+        return allocator;
     }
 
     // Rents and returns n buffers of 4 KiB through the pool, all held at once.
