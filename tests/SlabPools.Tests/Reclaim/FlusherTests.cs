@@ -236,6 +236,32 @@ public class FlusherTests
         Assert.Equal([SlabCollectionMode.Aggressive], modes);
     }
 
+    [Fact]
+    public void Releases_by_caches_out_of_phase_share_one_aggressive_collection_when_the_last_goes_idle()
+    {
+        var time = new FakeTimeProvider();
+        using SlabAllocator allocator = AggressiveAllocator(time, out System.Collections.Generic.List<SlabCollectionMode> modes);
+
+        // Two caches whose flushers tick five seconds apart: the pinned one releases its burst at its
+        // idle tick (20 s) while the arrays' flusher is still armed, so nothing is collected yet; the
+        // arrays' idle tick (25 s) releases theirs, and one collection (within an interval of
+        // that) takes both.
+        Load(allocator, "pinned")(2_000);
+        time.Advance(TimeSpan.FromSeconds(5));
+        Load(allocator, "array")(2_000);
+        time.Advance(TimeSpan.FromSeconds(15));
+        Assert.Equal(0, allocator.GetInfo().Where(i => i.Name.StartsWith("pinned-", StringComparison.Ordinal)).Sum(i => i.BytesReserved));
+        Assert.True(allocator.ArmedFlushers > 0);
+        Assert.Empty(modes);
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, Reserved(allocator));
+        Assert.Equal(0, allocator.ArmedFlushers);
+        time.Advance(Interval);
+        Assert.Equal([SlabCollectionMode.Aggressive], modes);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Single(modes);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
