@@ -244,19 +244,23 @@ public class FlusherTests
 
         // Two caches whose flushers tick five seconds apart: the pinned one releases its burst at its
         // idle tick (20 s) while the arrays' flusher is still armed, so nothing is collected yet; the
-        // arrays' idle tick (25 s) releases theirs, and one collection (within an interval of
-        // that) takes both.
+        // arrays' idle tick (25 s) releases theirs, and, nothing having been rented since the ticks
+        // at 10 and 15 s, one collection takes both at once. (The clock moves five seconds at a time:
+        // FakeTimeProvider runs every timer due within one Advance at the end time.)
         Load(allocator, "pinned")(2_000);
         time.Advance(TimeSpan.FromSeconds(5));
         Load(allocator, "array")(2_000);
-        time.Advance(TimeSpan.FromSeconds(15));
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+        }
+
         Assert.Equal(0, allocator.GetInfo().Where(i => i.Name.StartsWith("pinned-", StringComparison.Ordinal)).Sum(i => i.BytesReserved));
         Assert.True(allocator.ArmedFlushers > 0);
         Assert.Empty(modes);
         time.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(0, Reserved(allocator));
         Assert.Equal(0, allocator.ArmedFlushers);
-        time.Advance(Interval);
         Assert.Equal([SlabCollectionMode.Aggressive], modes);
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.Single(modes);
