@@ -106,7 +106,7 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
     {
         int size = SizeClasses.SizeAt(index);
         var cache = new SlabCache(this, SizeClasses.NameOf(size), size, NativePages, Options.Debug) { IsKmalloc = true };
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
+        cache.Flusher = NewFlusher(cache);
         _caches.Add(cache);
         Volatile.Write(ref _kmalloc[index], cache);
         return cache;
@@ -224,7 +224,7 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
             if (!_aligned.TryGetValue((index, alignment), out SlabCache? cache))
             {
                 cache = new SlabCache(this, name, classSize, NativePages, Options.Debug, null, options);
-                cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
+                cache.Flusher = NewFlusher(cache);
                 _caches.Add(cache);
                 _aligned[(index, alignment)] = cache;
             }
@@ -241,9 +241,12 @@ public sealed class SlabAllocator : IDisposable, Reclaim.IFlushListener
         return cache;
     }
 
+    /// <summary>A flusher for <paramref name="cache"/> on this allocator's clock and interval, reporting to it.</summary>
+    private Reclaim.CacheFlusher NewFlusher(IObjectCache cache) => new(cache, Options.TimeProvider, Options.FlushInterval, this);
+
     internal void Register(IObjectCache cache)
     {
-        cache.Flusher = new Reclaim.CacheFlusher(cache, Options.TimeProvider, Options.FlushInterval, this);
+        cache.Flusher = NewFlusher(cache);
         lock (_cachesLock)
         {
             _caches.Add(cache);
