@@ -64,23 +64,49 @@ public sealed class SlabArrayPool : ArrayPool<byte>
 
     /// <summary>Rents an array of at least <paramref name="minimumLength"/> bytes: the length of its size class.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minimumLength"/> is negative.</exception>
+    /// <remarks>
+    /// Only the hot tier is inlined into callers; the magazines behind it are a call away
+    /// (<see cref="RentFromMagazine"/>). Inlined, their code kept more values alive across the
+    /// thread-static read and the write barrier of the return, and the spills cost the pair
+    /// about a fifth of its time (measured against <see cref="ArrayPool{T}.Shared"/> in one process).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override byte[] Rent(int minimumLength)
     {
         int index = SizeClasses.IndexOf(minimumLength);
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
         if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
-            && (HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array) || ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out array)))
+            && HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array))
         {
-            // A free array bears the mark; a damaged one was written after it was returned.
-            ref ulong mark = ref ArraySlabCache.MarkOf(array);
-            if (mark != ArraySlabCache.s_mark)
-            {
-                _caches[index]!.ReportWrittenAfterReturn(array, null);
-            }
+            return Handout(array, index);
+        }
 
-            mark = 0;
-            return array;
+        return RentFromMagazine(table, index, minimumLength);
+    }
+
+    // A free array bears the mark; a damaged one was written after it was returned. The mark is
+    // wiped, so that a return of the array finds it rented.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte[] Handout(byte[] array, int index)
+    {
+        ref ulong mark = ref ArraySlabCache.MarkOf(array);
+        if (mark != ArraySlabCache.s_mark)
+        {
+            _caches[index]!.ReportWrittenAfterReturn(array, null);
+        }
+
+        mark = 0;
+        return array;
+    }
+
+    // The hot slot was empty: the calling thread's magazine of the class, else the slow path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte[] RentFromMagazine(MagazineBase?[]? table, int index, int minimumLength)
+    {
+        if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
+            && ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out byte[] array))
+        {
+            return Handout(array, index);
         }
 
         return RentSlow(minimumLength);
@@ -148,11 +174,7 @@ public sealed class SlabArrayPool : ArrayPool<byte>
                             array = displaced; // the slot's previous array goes down to the magazine
                         }
 
-                        if (!ThreadCache<byte[]>.TryPush(table, id, array))
-                        {
-                            PushSlow(index, array);
-                        }
-
+                        PushToMagazine(table, id, index, array);
                         return;
                     }
                 }
@@ -160,6 +182,16 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         }
 
         ReturnSlow(array!, clearArray);
+    }
+
+    // The hot slot was taken: the array it held goes to the calling thread's magazine of the class.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PushToMagazine(MagazineBase?[]? table, int id, int index, byte[] array)
+    {
+        if (!ThreadCache<byte[]>.TryPush(table, id, array))
+        {
+            PushSlow(index, array);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -69,9 +69,12 @@ public static class SizeClasses
             return -1;
         }
 
-        int k = BitOperations.Log2((uint)(size - 1));       // size in (2^k, 2^(k+1)]
-        int within = (size - 1 - (1 << k)) >> (k - 3);       // which eighth of the power of two
-        return SmallCount + ((k - SmallLimitLog2) * ClassesPerPowerOfTwo) + within;
+        // size in (2^k, 2^(k+1)], so the top four bits of size - 1 read 8 + the eighth of the power
+        // of two it falls in. One shift instead of subtracting 2^k first: this runs on the array
+        // pool's return path, where the class decides the address of the next store.
+        int m = size - 1;
+        int k = BitOperations.Log2((uint)m);
+        return (k * ClassesPerPowerOfTwo) + (m >> (k - 3)) - ((SmallLimitLog2 + 1) * ClassesPerPowerOfTwo - SmallCount);
     }
 
     /// <summary>The size of the class that serves <paramref name="size"/> bytes, or -1 when none does.</summary>
