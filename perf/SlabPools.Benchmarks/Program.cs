@@ -5,10 +5,20 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using SlabPools.Benchmarks;
 
-// Runs the benchmarks that --filter selects (all of them with --filter '*'). They run with the
+// "interleaved [out-file] [seconds-per-size] [sizes]" runs the single-thread scenario in one process
+// instead (perf/interleaved.sh). Otherwise: runs the benchmarks that --filter selects (all of them with --filter '*'). They run with the
 // suite's short job unless the command line names another (--job short, --job dry, ...); options
 // such as --iterationCount adjust whichever job runs. The exit code is 1 when a benchmark failed
 // or could not run, so scripts notice.
+if (args.Length > 0 && args[0] == "interleaved")
+{
+    // perf/interleaved.sh: the single-thread scenario with every pool in one process (see Interleaved).
+    string outFile = args.Length > 1 ? args[1] : "perf/results/Interleaved.md";
+    double seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10;
+    int[] sizes = args.Length > 3 ? args[3].Split(',').Select(x => int.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [64, 3000, 4096, 4097, 70000];
+    return Interleaved.Run(outFile, seconds, sizes);
+}
+
 bool jobGiven = args.Any(a => a is "--job" or "-j" || a.StartsWith("--job=", StringComparison.Ordinal));
 IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(SuiteConfig).Assembly).Run(args, SuiteConfig.Create(useSuiteJob: !jobGiven));
 bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));

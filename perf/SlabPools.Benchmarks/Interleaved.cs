@@ -1,0 +1,247 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Text;
+using SlabPools.Pools;
+
+namespace SlabPools.Benchmarks;
+
+/// <summary>
+/// Scenario 1 (single-thread rent and return) measured the other way round: every pool in one
+/// process, in rounds, each round timing a batch of every pool in turn, and the ratios taken per
+/// round before the median is.
+/// </summary>
+/// <remarks>
+/// <para>Why besides BenchmarkDotNet: on a shared two-core virtual machine the speed of the same
+/// code moves by up to twice for seconds at a time, in step for everything running (measured: a
+/// loop of one pool ran at 21 ns per pair for six seconds, then 11 ns, then 21 ns again).
+/// BenchmarkDotNet measures each case in its own process, one after the other, so two cases of a
+/// ratio can land in different phases. Rounds a few milliseconds long, interleaved, put both sides
+/// of every ratio in the same phase.</para>
+/// <para>Every case runs the pool the way its users call it: <see cref="ArrayPool{T}.Shared"/>
+/// through its static property (the JIT devirtualizes it), SlabPools' pools both typed (the
+/// benchmark suite's way) and through the abstract <see cref="ArrayPool{T}"/> and
+/// <see cref="MemoryPool{T}"/> a service gets from dependency injection.</para>
+/// </remarks>
+internal static class Interleaved
+{
+    private const int BatchesPerRound = 10;  // each case's method runs this often per round, so that it reaches tier 1 quickly
+    private const int OpsPerBatch = 20_000;
+
+    private sealed record Case(string Name, string Family, Func<int, int, long> Run);
+
+    /// <summary>Runs every size for <paramref name="secondsPerSize"/> seconds and writes the report to <paramref name="outFile"/>.</summary>
+    internal static int Run(string outFile, double secondsPerSize, int[] sizes)
+    {
+        using var allocator = new SlabAllocator(new SlabPoolsOptions());
+        using var kestrel = new KestrelPool();
+        SlabArrayPool slabArrays = allocator.ArrayPool;
+        ArrayPool<byte> slabArraysAbstract = allocator.ArrayPool;
+        SlabMemoryPool slabMemory = allocator.MemoryPool;
+        MemoryPool<byte> slabMemoryAbstract = allocator.MemoryPool;
+        NativeBufferPool slabNative = allocator.NativeBufferPool;
+        MemoryPool<byte> kestrelPool = kestrel.Pool;
+
+        var cases = new List<Case>
+        {
+            new("ArrayPool.Shared", "array", static (n, size) => SharedArrays(n, size)),
+            new("SlabArrayPool", "array", (n, size) => SlabArrays(slabArrays, n, size)),
+            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => AbstractArrays(slabArraysAbstract, n, size)),
+            new("MemoryPool.Shared", "memory", static (n, size) => SharedMemory(n, size)),
+            new("KestrelPool", "memory", (n, size) => KestrelMemory(kestrelPool, n, size)),
+            new("SlabMemoryPool.RentOwner", "memory", (n, size) => SlabOwners(slabMemory, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => AbstractMemory(slabMemoryAbstract, n, size)),
+            new("NativeBufferPool", "memory", (n, size) => NativeMemory(slabNative, n, size)),
+        };
+
+        var report = new StringBuilder();
+        report.AppendLine(CultureInfo.InvariantCulture, $"Single-thread rent and return, every pool in one process, rounds interleaved ({secondsPerSize:0.#} s per size, {BatchesPerRound} x {OpsPerBatch:N0} pairs per case and round).");
+        report.AppendLine("Ratios are medians over rounds of each round's own ratio; ns are medians over rounds. B/op: bytes allocated per pair.");
+        report.AppendLine();
+
+        foreach (int size in sizes)
+        {
+            Case[] active = cases.Where(c => c.Name != "KestrelPool" || size <= KestrelPool.BlockSize).ToArray();
+            var ns = active.Select(_ => new List<double>()).ToArray();
+            var bytes = new long[active.Length];
+            long ops = 0;
+            var clock = Stopwatch.StartNew();
+            int round = 0;
+            while (clock.Elapsed.TotalSeconds < secondsPerSize)
+            {
+                bool measured = round++ >= 5; // the first rounds run the methods up to tier 1
+                for (int c = 0; c < active.Length; c++)
+                {
+                    long allocated = GC.GetAllocatedBytesForCurrentThread();
+                    long start = Stopwatch.GetTimestamp();
+                    for (int b = 0; b < BatchesPerRound; b++)
+                    {
+                        active[c].Run(OpsPerBatch, size);
+                    }
+
+                    double elapsed = Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+                    if (measured)
+                    {
+                        ns[c].Add(elapsed / (BatchesPerRound * OpsPerBatch));
+                        bytes[c] += GC.GetAllocatedBytesForCurrentThread() - allocated;
+                    }
+                }
+
+                if (measured)
+                {
+                    ops += BatchesPerRound * OpsPerBatch;
+                }
+            }
+
+            var table = new StringBuilder();
+            table.AppendLine(CultureInfo.InvariantCulture, $"### {size} bytes ({ns[0].Count} rounds)");
+            table.AppendLine();
+            table.AppendLine("| Case | Median | vs ArrayPool.Shared | vs MemoryPool.Shared | vs KestrelPool | B/op |");
+            table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+            int sharedArrays = Index(active, "ArrayPool.Shared");
+            int sharedMemory = Index(active, "MemoryPool.Shared");
+            int kestrelIndex = Index(active, "KestrelPool");
+            for (int c = 0; c < active.Length; c++)
+            {
+                string Versus(int baseline, string family) =>
+                    baseline < 0 || c == baseline || (family.Length > 0 && active[c].Family != family) ? string.Empty : $"{MedianRatio(ns[c], ns[baseline]):0.00}x";
+
+                table.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {active[c].Name} | {Median(ns[c]):0.0} ns | {Versus(sharedArrays, string.Empty)} | {Versus(sharedMemory, "memory")} | {Versus(kestrelIndex, "memory")} | {(double)bytes[c] / Math.Max(1, ops):0} |");
+            }
+
+            table.AppendLine();
+            Console.Write(table.ToString());
+            report.Append(table);
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+        File.WriteAllText(outFile, report.ToString());
+        return 0;
+    }
+
+    private static int Index(Case[] cases, string name) => Array.FindIndex(cases, c => c.Name == name);
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToList();
+        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
+    }
+
+    private static double MedianRatio(List<double> values, List<double> baseline) =>
+        Median(values.Zip(baseline, (v, b) => v / b).ToList());
+
+    // One batch each: rent and return n times. Every case has a method of its own (NoInlining), so
+    // that its call sites profile one pool type, as a service's code would.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long SharedArrays(int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] array = ArrayPool<byte>.Shared.Rent(size);
+            sum += array.Length;
+            ArrayPool<byte>.Shared.Return(array);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long SlabArrays(SlabArrayPool pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] array = pool.Rent(size);
+            sum += array.Length;
+            pool.Return(array);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long AbstractArrays(ArrayPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] array = pool.Rent(size);
+            sum += array.Length;
+            pool.Return(array);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long SharedMemory(int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = MemoryPool<byte>.Shared.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long KestrelMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long AbstractMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long NativeMemory(NativeBufferPool pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long SlabOwners(SlabMemoryPool pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using SlabMemoryOwner owner = pool.RentOwner(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+}
