@@ -55,14 +55,14 @@ public class PageFaultInjectionTests
         int faceCount = Faces.All.Length;
         long[] rented = new long[faceCount];
         long[] failed = new long[faceCount];
-        long[] recovered = new long[faceCount]; // a successful rent on a face right after an OOM on it
+        long[] recovered = new long[faceCount]; // a successful rent on a face, on any thread, after an OOM on it
+        int[] failedSinceSuccess = new int[faceCount];
         long badStamps = 0;
 
         void Worker(int id)
         {
             var random = new Random(seed * 100 + id);
             var mine = new List<TestBuffer>();
-            bool[] failedLast = new bool[faceCount];
             for (int op = 0; op < OperationsPerThread; op++)
             {
                 int action = random.Next(100);
@@ -76,10 +76,9 @@ public class PageFaultInjectionTests
                         b.Stamp(random.Next());
                         mine.Add(b);
                         Interlocked.Increment(ref rented[(int)face]);
-                        if (failedLast[(int)face])
+                        if (Interlocked.Exchange(ref failedSinceSuccess[(int)face], 0) != 0)
                         {
                             Interlocked.Increment(ref recovered[(int)face]);
-                            failedLast[(int)face] = false;
                         }
                     }
                     catch (OutOfMemoryException e)
@@ -87,7 +86,7 @@ public class PageFaultInjectionTests
                         Assert.NotEqual(Face.Array, face); // arrays come from the GC heap, not from pages
                         Assert.Contains("injected failure", e.Message);
                         Interlocked.Increment(ref failed[(int)face]);
-                        failedLast[(int)face] = true;
+                        Volatile.Write(ref failedSinceSuccess[(int)face], 1);
                     }
                 }
                 else if (action < 92)
@@ -137,7 +136,9 @@ public class PageFaultInjectionTests
         Assert.Empty(log.Errors);
         Assert.True(failed.Sum() > 20, summary);
         Assert.All(Faces.All, f => Assert.True(rented[(int)f] > 0, summary));
-        Assert.All(Faces.All.Where(f => failed[(int)f] > 0), f => Assert.True(recovered[(int)f] > 0, $"{f} never worked again after an OOM: {summary}"));
+        // Under faults: a face that failed a few times also worked again in between. (A single failure
+        // may be the face's last rent of the run; the check below, with the faults gone, covers it.)
+        Assert.All(Faces.All.Where(f => failed[(int)f] >= 3), f => Assert.True(recovered[(int)f] > 0, $"{f} never worked again after an OOM: {summary}"));
 
         // Everything is back: nothing active anywhere, nothing counted twice.
         Assert.True(Faces.Active(allocator) == 0, Faces.Busy(allocator));
