@@ -85,17 +85,17 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     }
 
     // A free array bears the mark; a damaged one was written after it was returned. The mark is
-    // wiped, so that a return of the array finds it rented.
+    // wiped, so that a return of the array finds it rented. (The mark's address is taken twice: a
+    // reference held across the report's call would be kept in a stack slot on the fast path too.)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte[] Handout(byte[] array, int index)
     {
-        ref ulong mark = ref ArraySlabCache.MarkOf(array);
-        if (mark != ArraySlabCache.s_mark)
+        if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)
         {
             _caches[index]!.ReportWrittenAfterReturn(array, null);
         }
 
-        mark = 0;
+        ArraySlabCache.MarkOf(array) = 0;
         return array;
     }
 
@@ -154,15 +154,14 @@ public sealed class SlabArrayPool : ArrayPool<byte>
                 if (id >= 0 && SizeClasses.SizeAt(index) == length)
                 {
                     // An array bearing the mark is in the pool already: the slow path reports it.
-                    ref ulong mark = ref ArraySlabCache.MarkOf(array);
-                    if (mark != ArraySlabCache.s_mark)
+                    if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)
                     {
                         if (clearArray)
                         {
                             Array.Clear(array);
                         }
 
-                        mark = ArraySlabCache.s_mark;
+                        ArraySlabCache.MarkOf(array) = ArraySlabCache.s_mark;
                         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
                         if (HotTier<byte[]>.TryPut(table, _hotId, index, array, out byte[]? displaced))
                         {
