@@ -51,6 +51,11 @@ internal static class IdleReport
             string? line;
             while ((line = child.StandardOutput.ReadLine()) is not null)
             {
+                if (line.StartsWith('#'))
+                {
+                    continue; // the child's warm-up of its sampling code
+                }
+
                 Console.WriteLine($"{pool}: {line}");
                 csv.Append(pool).Append(',').Append(line).Append('\n');
                 lines.Add(line.Split(','));
@@ -68,7 +73,7 @@ internal static class IdleReport
 
         File.WriteAllText(Path.Combine(outDir, "idle.csv"), csv.ToString());
         var md = new StringBuilder("# Idle: memory after a burst of 20,000 buffers of 4 KiB is returned\n\n");
-        md.Append("MiB before the burst (after a warm-up: 64 buffers rented and returned 200 times, the sampling code run 40 times, SlabPools' Shrink() called once, then 1 s, so that start-up costs such as loading and compiling the pool's and the report's code are not counted as the burst's), at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher and, once that has released 32 MiB or more of managed memory (pinned slabs, arrays), asks the GC for one background collection (SlabPoolsOptions.CollectAfterRelease); the \"-aggressive\" runs set SlabPoolsOptions.CollectionMode = Aggressive instead (one blocking, compacting collection once every cache is idle; the native run also lowers CollectAfterRelease to 1 MiB, since only its owners are managed); \"-again\" first goes through the same burst and 35 s of idle before its \"before\" sample. Nothing else forces a GC.\n\n");
+        md.Append("MiB before the burst (after a warm-up: 64 buffers rented and returned 200 times, the sampling code run 200 times, SlabPools' Shrink() called once, the warm-up's garbage collected (one aggressive collection), then 1 s, so that start-up costs such as loading and compiling the pool's and the report's code are not counted as the burst's), at the peak (burst held), just after return, and after 10, 20 and ").Append(seconds).Append(" s idle. \"pool\" is what the pool itself reports holding (SlabPools: BytesReserved; others cannot tell), \"RSS\" the process's resident memory. SlabPools runs its default 10 s flusher and, once that has released 32 MiB or more of managed memory (pinned slabs, arrays), asks the GC for one background collection (SlabPoolsOptions.CollectAfterRelease); the \"-aggressive\" runs set SlabPoolsOptions.CollectionMode = Aggressive instead (one blocking, compacting collection once every cache is idle; the native run also lowers CollectAfterRelease to 1 MiB, since only its owners are managed); \"-again\" first goes through the same burst and 35 s of idle before its \"before\" sample. Nothing else forces a GC.\n\n");
         md.Append("| pool | RSS before | RSS peak | RSS returned | RSS 10 s | RSS 20 s | RSS end | GC heap end | pool peak | pool end |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         foreach ((string pool, List<string[]> lines) in rows)
         {
@@ -185,16 +190,26 @@ internal static class IdleReport
             Return(WarmUpBuffers);
         }
 
-        // The sampling code runs once a second, so tiered compilation would compile it again at
-        // about the thirtieth second, in the middle of the idle measurement: run it past that here.
-        // And the pool's reclaim code (which a running service's flusher has run many times) once,
-        // so that its first compilation is not counted as the burst's either.
-        for (int i = 0; i < 40; i++)
+        // The sampling code runs once a second, so tiered compilation would compile it twice more
+        // (instrumented after 30 calls, optimized after 30 more, each once the process has been
+        // quiet for 100 ms) in the middle of the idle measurement: run it past that here. And the
+        // pool's reclaim code (which a running service's flusher has run many times) once, so that
+        // its first compilation is not counted as the burst's either.
+        for (int i = 0; i < 200; i++)
         {
-            _ = Measure(poolBytes);
+            Sample(i, poolBytes, warmUp: true);
+            if (i % 40 == 39)
+            {
+                Thread.Sleep(250);
+            }
         }
 
         allocator?.Shrink();
+
+        // The warm-up's own garbage goes before "before" is sampled (every row alike), so that a
+        // collection after the burst cannot make the burst look smaller than it was.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
 
         if (pool.EndsWith("-again", StringComparison.Ordinal))
         {
@@ -231,24 +246,37 @@ internal static class IdleReport
         return 0;
     }
 
-    private static void Sample(int second, Func<long> poolBytes)
+    // One line "second,pool_bytes,gc_heap_bytes,rss_bytes"; warm-up lines start with '#' and are skipped by the parent.
+    private static void Sample(int second, Func<long> poolBytes, bool warmUp = false)
     {
-        (long pool, long heap, long rss) = Measure(poolBytes);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{second},{pool},{heap},{rss}"));
+        long pool = poolBytes();
+        long heap = GC.GetTotalMemory(false);
+        long rss = ResidentBytes();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(warmUp ? "#" : string.Empty)}{second},{pool},{heap},{rss}"));
     }
 
-    private static (long Pool, long Heap, long Rss) Measure(Func<long> poolBytes) => (poolBytes(), GC.GetTotalMemory(false), ResidentBytes());
-
+    // Resident pages from /proc/self/statm ("size resident shared ..."), read into a stack buffer:
+    // the sampling itself allocates nothing, so its own garbage does not grow the heap (and RSS)
+    // during the idle seconds it measures.
     private static long ResidentBytes()
     {
-        foreach (string line in File.ReadLines("/proc/self/status"))
+        using Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle("/proc/self/statm");
+        Span<byte> text = stackalloc byte[128];
+        int length = RandomAccess.Read(handle, text, 0);
+        text = text[..length];
+        int space = text.IndexOf((byte)' ');
+        text = text[(space + 1)..];
+        long pages = 0;
+        foreach (byte b in text)
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (b is < (byte)'0' or > (byte)'9')
             {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                break;
             }
+
+            pages = (pages * 10) + (b - '0');
         }
 
-        return Environment.WorkingSet;
+        return pages * Environment.SystemPageSize;
     }
 }
