@@ -1,0 +1,233 @@
+extern alias baseline;
+
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using BaseAllocator = baseline::SlabPools.SlabAllocator;
+using BaseArrays = baseline::SlabPools.Pools.SlabArrayPool;
+using BaseMemory = baseline::SlabPools.Pools.SlabMemoryPool;
+using NewAllocator = SlabPools.SlabAllocator;
+using NewArrays = SlabPools.Pools.SlabArrayPool;
+using NewMemory = SlabPools.Pools.SlabMemoryPool;
+
+// perf/ab.sh: single-thread rent+return of this tree's pools against a baseline commit's, in one
+// process, rounds interleaved, each round's ratios taken before the median (as perf/interleaved.sh
+// does for the peers): a change's effect on the fast paths, measured in the same moments of the
+// machine for both sides. Arguments: seconds per size, sizes (comma-separated).
+double seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 8;
+int[] sizes = (args.Length > 1 ? args[1] : "3000,4096").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+
+using var fresh = new NewAllocator();
+using var based = new BaseAllocator();
+NewArrays newArrays = fresh.ArrayPool;
+BaseArrays baseArrays = based.ArrayPool;
+NewMemory newMemory = fresh.MemoryPool;
+BaseMemory baseMemory = based.MemoryPool;
+ArrayPool<byte> newArraysAbstract = newArrays, baseArraysAbstract = baseArrays;
+MemoryPool<byte> newMemoryAbstract = newMemory, baseMemoryAbstract = baseMemory;
+
+const int BatchesPerRound = 10;
+const int OpsPerBatch = 20_000;
+var cases = new (string Name, Func<int, int, long> Run)[]
+{
+    ("ArrayPool.Shared", static (n, s) => Cases.SharedArrays(n, s)),
+    ("ArrayPool, typed: new", (n, s) => Cases.NewArrays(newArrays, n, s)),
+    ("ArrayPool, typed: baseline", (n, s) => Cases.BaseArrays(baseArrays, n, s)),
+    ("ArrayPool as ArrayPool<byte>: new", (n, s) => Cases.NewAbstractArrays(newArraysAbstract, n, s)),
+    ("ArrayPool as ArrayPool<byte>: baseline", (n, s) => Cases.BaseAbstractArrays(baseArraysAbstract, n, s)),
+    ("MemoryPool.Shared", static (n, s) => Cases.SharedMemory(n, s)),
+    ("MemoryPool, RentOwner: new", (n, s) => Cases.NewOwners(newMemory, n, s)),
+    ("MemoryPool, RentOwner: baseline", (n, s) => Cases.BaseOwners(baseMemory, n, s)),
+    ("MemoryPool as MemoryPool<byte>: new", (n, s) => Cases.NewAbstractMemory(newMemoryAbstract, n, s)),
+    ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseAbstractMemory(baseMemoryAbstract, n, s)),
+};
+
+foreach (int size in sizes)
+{
+    var ns = cases.Select(_ => new List<double>()).ToArray();
+    var clock = Stopwatch.StartNew();
+    for (int round = 0; clock.Elapsed.TotalSeconds < seconds; round++)
+    {
+        for (int c = 0; c < cases.Length; c++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int b = 0; b < BatchesPerRound; b++)
+            {
+                cases[c].Run(OpsPerBatch, size);
+            }
+
+            if (round >= 5)
+            {
+                ns[c].Add(Stopwatch.GetElapsedTime(start).TotalNanoseconds / (BatchesPerRound * OpsPerBatch));
+            }
+        }
+    }
+
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"### {size} bytes ({ns[0].Count} rounds)"));
+    Console.WriteLine();
+    Console.WriteLine("| case | median | vs the shared pool | new / baseline |");
+    Console.WriteLine("| --- | ---: | ---: | ---: |");
+    for (int c = 0; c < cases.Length; c++)
+    {
+        int shared = c < 5 ? 0 : 5;
+        string versus = c == shared ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"{MedianRatio(ns[c], ns[shared]):0.00}x");
+        string ab = cases[c].Name.EndsWith(": new", StringComparison.Ordinal) ? string.Create(CultureInfo.InvariantCulture, $"{MedianRatio(ns[c], ns[c + 1]):0.00}x") : string.Empty;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {cases[c].Name} | {Median(ns[c]):0.0} ns | {versus} | {ab} |"));
+    }
+
+    Console.WriteLine();
+}
+
+static double Median(List<double> values)
+{
+    var sorted = values.OrderBy(v => v).ToList();
+    return sorted[sorted.Count / 2];
+}
+
+static double MedianRatio(List<double> values, List<double> baseline) => Median(values.Zip(baseline, (v, b) => v / b).ToList());
+
+/// <summary>One method per case, so that every call site profiles one pool type.</summary>
+internal static class Cases
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long SharedArrays(int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] a = ArrayPool<byte>.Shared.Rent(size);
+            sum += a.Length;
+            ArrayPool<byte>.Shared.Return(a);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewArrays(NewArrays pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] a = pool.Rent(size);
+            sum += a.Length;
+            pool.Return(a);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BaseArrays(BaseArrays pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] a = pool.Rent(size);
+            sum += a.Length;
+            pool.Return(a);
+        }
+
+        return sum;
+    }
+
+    // Every abstract case has a loop of its own, not a shared inlined helper: tiered compilation
+    // profiles a call site in the helper's own early code, so a shared helper would see both pool
+    // types and the JIT would devirtualize only one of them.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewAbstractArrays(ArrayPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] a = pool.Rent(size);
+            sum += a.Length;
+            pool.Return(a);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BaseAbstractArrays(ArrayPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] a = pool.Rent(size);
+            sum += a.Length;
+            pool.Return(a);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long SharedMemory(int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = MemoryPool<byte>.Shared.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewOwners(NewMemory pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using SlabPools.Pools.SlabMemoryOwner owner = pool.RentOwner(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BaseOwners(BaseMemory pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using baseline::SlabPools.Pools.SlabMemoryOwner owner = pool.RentOwner(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewAbstractMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BaseAbstractMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+}
