@@ -63,7 +63,8 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     {
         if ((uint)(minBufferSize - 1) >= SizeClasses.MaxSize)
         {
-            minBufferSize = Pools.PoolArguments.DefaultOrThrow(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
+            // -1 and 0 (Kestrel's Rent()) inline: the default size, a constant once inlined.
+            minBufferSize = (uint)(minBufferSize + 1) <= 1 ? DefaultBufferSize : Pools.PoolArguments.ThrowSize(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
         }
 
         int index = Pools.SlotPool<Pools.NativeMemoryOwner>.ClassIndexOf(minBufferSize);

@@ -57,7 +57,8 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     {
         if ((uint)(minBufferSize - 1) >= SizeClasses.MaxSize)
         {
-            minBufferSize = PoolArguments.DefaultOrThrow(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
+            // -1 and 0 (Kestrel's Rent()) inline: the default size, a constant once inlined.
+            minBufferSize = (uint)(minBufferSize + 1) <= 1 ? DefaultBufferSize : PoolArguments.ThrowSize(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
         }
 
         int index = SlotPool<SlabMemoryOwner>.ClassIndexOf(minBufferSize);
@@ -89,15 +90,8 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
 /// <summary>Argument rules shared by the pools.</summary>
 internal static class PoolArguments
 {
-    /// <summary>-1 and 0 mean the default size; anything else outside 1..max throws.</summary>
+    /// <summary>Throws for a size outside 1..max that is not -1 or 0 (the default size); declared to return one so that it fits an expression.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static int DefaultOrThrow(int size, int max, int defaultSize)
-    {
-        if (size is -1 or 0)
-        {
-            return defaultSize;
-        }
-
+    internal static int ThrowSize(int size, int max, int defaultSize) =>
         throw new ArgumentOutOfRangeException(nameof(size), size, $"Buffer sizes run from 1 to {max} bytes (-1 or 0 for the default of {defaultSize}).");
-    }
 }
