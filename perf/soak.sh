@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SLABPOOLS_SOAK_SECONDS="${SLABPOOLS_SOAK_SECONDS:-600}"
-dotnet test tests/SlabPools.Tests -c Release --filter "FullyQualifiedName~SoakTests" --logger "console;verbosity=detailed" | grep -E "operations on|Passed!|Failed!"
+dotnet test tests/SlabPools.Tests -c Release --filter "FullyQualifiedName~SoakTests" --logger "console;verbosity=detailed" | grep -E "operations on|Passed!|Failed!|Test Run|\[FAIL\]"

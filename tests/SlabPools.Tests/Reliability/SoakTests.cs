@@ -72,13 +72,24 @@ public class SoakTests(ITestOutputHelper output)
         TimeSpan duration = Duration;
         long firstHalfPeak = 0, secondHalfPeak = 0;
 
+        // Every worker stops when the first one does (time up, or its operation cap reached): a worker
+        // that stopped alone would no longer take the buffers its neighbour hands it, and those would
+        // pile up in its queue until the end, as if the pools were growing.
+        int stop = 0;
+
         void Worker(int id)
         {
             var random = new Random(1000 + id);
             var mine = new System.Collections.Generic.List<(IBuffer Buffer, int Stamp)>();
             long ops = 0;
-            while (stopwatch.Elapsed < duration && ops < 50_000_000)
+            while (Volatile.Read(ref stop) == 0)
             {
+                if (stopwatch.Elapsed >= duration || ops >= 1_000_000_000)
+                {
+                    Volatile.Write(ref stop, 1);
+                    break;
+                }
+
                 ops++;
                 int action = random.Next(10);
                 if ((action < 5 && mine.Count < 256) || mine.Count == 0)
