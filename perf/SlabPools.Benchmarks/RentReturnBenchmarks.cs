@@ -11,6 +11,12 @@ namespace SlabPools.Benchmarks;
 /// (the next power of two for <see cref="ArrayPool{T}.Shared"/>, the next eighth for SlabPools) and
 /// a size past 64 KiB.
 /// </summary>
+/// <remarks>
+/// Each case runs in its own process, minutes after the last; on a machine whose speed moves for
+/// seconds at a time (a shared VM) two cases of a ratio can be measured in different phases. For
+/// decisions read perf/interleaved.sh (the same scenario, every pool interleaved in one process)
+/// and perf/ab.sh (a change against its baseline, in one process).
+/// </remarks>
 [MemoryDiagnoser]
 public unsafe class RentReturnBenchmarks
 {
