@@ -3,10 +3,10 @@ extern alias baseline;
 using System;
 using System.Buffers;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using SlabPools.Benchmarks;
 using BaseAllocator = baseline::SlabPools.SlabAllocator;
 using BaseArrays = baseline::SlabPools.Pools.SlabArrayPool;
 using BaseMemory = baseline::SlabPools.Pools.SlabMemoryPool;
@@ -30,8 +30,6 @@ BaseMemory baseMemory = based.MemoryPool;
 ArrayPool<byte> newArraysAbstract = newArrays, baseArraysAbstract = baseArrays;
 MemoryPool<byte> newMemoryAbstract = newMemory, baseMemoryAbstract = baseMemory;
 
-const int BatchesPerRound = 10;
-const int OpsPerBatch = 20_000;
 var cases = new (string Name, Func<int, int, long> Run)[]
 {
     ("ArrayPool.Shared", static (n, s) => Cases.SharedArrays(n, s)),
@@ -49,48 +47,25 @@ var cases = new (string Name, Func<int, int, long> Run)[]
 foreach (int size in sizes)
 {
     // Rent() (-1) is how Kestrel asks for its blocks: the memory pools only.
-    bool arrays = size > 0;
-    var ns = cases.Select(_ => new List<double>()).ToArray();
-    var clock = Stopwatch.StartNew();
-    for (int round = 0; clock.Elapsed.TotalSeconds < seconds; round++)
-    {
-        for (int c = arrays ? 0 : 5; c < cases.Length; c++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int b = 0; b < BatchesPerRound; b++)
-            {
-                cases[c].Run(OpsPerBatch, size);
-            }
+    var active = size > 0 ? cases : cases.Where(c => c.Name.StartsWith("MemoryPool", StringComparison.Ordinal)).ToArray();
+    (List<double>[] ns, long[] _, int rounds) = InterleavedRounds.Run(active.Select(c => c.Run).ToArray(), size, seconds);
 
-            if (round >= 5)
-            {
-                ns[c].Add(Stopwatch.GetElapsedTime(start).TotalNanoseconds / (BatchesPerRound * OpsPerBatch));
-            }
-        }
-    }
-
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"### {(arrays ? $"{size} bytes" : $"Rent({size})")} ({ns[5].Count} rounds)"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"### {(size > 0 ? $"{size} bytes" : $"Rent({size})")} ({rounds} rounds)"));
     Console.WriteLine();
     Console.WriteLine("| case | median | vs the shared pool | new / baseline |");
     Console.WriteLine("| --- | ---: | ---: | ---: |");
-    for (int c = arrays ? 0 : 5; c < cases.Length; c++)
+    int sharedArrays = Array.FindIndex(active, c => c.Name == "ArrayPool.Shared");
+    int sharedMemory = Array.FindIndex(active, c => c.Name == "MemoryPool.Shared");
+    for (int c = 0; c < active.Length; c++)
     {
-        int shared = c < 5 ? 0 : 5;
-        string versus = c == shared ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"{MedianRatio(ns[c], ns[shared]):0.00}x");
-        string ab = cases[c].Name.EndsWith(": new", StringComparison.Ordinal) ? string.Create(CultureInfo.InvariantCulture, $"{MedianRatio(ns[c], ns[c + 1]):0.00}x") : string.Empty;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {cases[c].Name} | {Median(ns[c]):0.0} ns | {versus} | {ab} |"));
+        int shared = active[c].Name.StartsWith("ArrayPool", StringComparison.Ordinal) ? sharedArrays : sharedMemory;
+        string versus = c == shared ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"{InterleavedRounds.MedianRatio(ns[c], ns[shared]):0.00}x");
+        string ab = active[c].Name.EndsWith(": new", StringComparison.Ordinal) ? string.Create(CultureInfo.InvariantCulture, $"{InterleavedRounds.MedianRatio(ns[c], ns[c + 1]):0.00}x") : string.Empty;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {active[c].Name} | {InterleavedRounds.Median(ns[c]):0.0} ns | {versus} | {ab} |"));
     }
 
     Console.WriteLine();
 }
-
-static double Median(List<double> values)
-{
-    var sorted = values.OrderBy(v => v).ToList();
-    return sorted[sorted.Count / 2];
-}
-
-static double MedianRatio(List<double> values, List<double> baseline) => Median(values.Zip(baseline, (v, b) => v / b).ToList());
 
 /// <summary>One method per case, so that every call site profiles one pool type.</summary>
 internal static class Cases

@@ -1,7 +1,6 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -30,9 +29,6 @@ namespace SlabPools.Benchmarks;
 /// </remarks>
 internal static class Interleaved
 {
-    private const int BatchesPerRound = 10;  // each case's method runs this often per round, so that it reaches tier 1 quickly
-    private const int OpsPerBatch = 20_000;
-
     private sealed record Case(string Name, string Family, Func<int, int, long> Run);
 
     /// <summary>Runs every size for <paramref name="secondsPerSize"/> seconds and writes the report to <paramref name="outFile"/>.</summary>
@@ -60,46 +56,18 @@ internal static class Interleaved
         };
 
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"Single-thread rent and return, every pool in one process, rounds interleaved ({secondsPerSize:0.#} s per size, {BatchesPerRound} x {OpsPerBatch:N0} pairs per case and round).");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Single-thread rent and return, every pool in one process, rounds interleaved ({secondsPerSize:0.#} s per size, {InterleavedRounds.BatchesPerRound} x {InterleavedRounds.OpsPerBatch:N0} pairs per case and round).");
         report.AppendLine("Ratios are medians over rounds of each round's own ratio; ns are medians over rounds. B/op: bytes allocated per pair.");
         report.AppendLine();
 
         foreach (int size in sizes)
         {
             Case[] active = cases.Where(c => c.Name != "KestrelPool" || size <= KestrelPool.BlockSize).ToArray();
-            var ns = active.Select(_ => new List<double>()).ToArray();
-            var bytes = new long[active.Length];
-            long ops = 0;
-            var clock = Stopwatch.StartNew();
-            int round = 0;
-            while (clock.Elapsed.TotalSeconds < secondsPerSize)
-            {
-                bool measured = round++ >= 5; // the first rounds run the methods up to tier 1
-                for (int c = 0; c < active.Length; c++)
-                {
-                    long allocated = GC.GetAllocatedBytesForCurrentThread();
-                    long start = Stopwatch.GetTimestamp();
-                    for (int b = 0; b < BatchesPerRound; b++)
-                    {
-                        active[c].Run(OpsPerBatch, size);
-                    }
-
-                    double elapsed = Stopwatch.GetElapsedTime(start).TotalNanoseconds;
-                    if (measured)
-                    {
-                        ns[c].Add(elapsed / (BatchesPerRound * OpsPerBatch));
-                        bytes[c] += GC.GetAllocatedBytesForCurrentThread() - allocated;
-                    }
-                }
-
-                if (measured)
-                {
-                    ops += BatchesPerRound * OpsPerBatch;
-                }
-            }
+            (List<double>[] ns, long[] bytes, int rounds) = InterleavedRounds.Run(active.Select(c => c.Run).ToArray(), size, secondsPerSize);
+            long ops = (long)rounds * InterleavedRounds.OpsPerRound;
 
             var table = new StringBuilder();
-            table.AppendLine(CultureInfo.InvariantCulture, $"### {size} bytes ({ns[0].Count} rounds)");
+            table.AppendLine(CultureInfo.InvariantCulture, $"### {size} bytes ({rounds} rounds)");
             table.AppendLine();
             table.AppendLine("| Case | Median | vs ArrayPool.Shared | vs MemoryPool.Shared | vs KestrelPool | B/op |");
             table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -109,10 +77,10 @@ internal static class Interleaved
             for (int c = 0; c < active.Length; c++)
             {
                 string Versus(int baseline, string family) =>
-                    baseline < 0 || c == baseline || (family.Length > 0 && active[c].Family != family) ? string.Empty : $"{MedianRatio(ns[c], ns[baseline]):0.00}x";
+                    baseline < 0 || c == baseline || (family.Length > 0 && active[c].Family != family) ? string.Empty : $"{InterleavedRounds.MedianRatio(ns[c], ns[baseline]):0.00}x";
 
                 table.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {active[c].Name} | {Median(ns[c]):0.0} ns | {Versus(sharedArrays, string.Empty)} | {Versus(sharedMemory, "memory")} | {Versus(kestrelIndex, "memory")} | {(double)bytes[c] / Math.Max(1, ops):0} |");
+                    $"| {active[c].Name} | {InterleavedRounds.Median(ns[c]):0.0} ns | {Versus(sharedArrays, string.Empty)} | {Versus(sharedMemory, "memory")} | {Versus(kestrelIndex, "memory")} | {(double)bytes[c] / Math.Max(1, ops):0} |");
             }
 
             table.AppendLine();
@@ -126,15 +94,6 @@ internal static class Interleaved
     }
 
     private static int Index(Case[] cases, string name) => Array.FindIndex(cases, c => c.Name == name);
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToList();
-        return sorted.Count == 0 ? double.NaN : sorted[sorted.Count / 2];
-    }
-
-    private static double MedianRatio(List<double> values, List<double> baseline) =>
-        Median(values.Zip(baseline, (v, b) => v / b).ToList());
 
     // One batch each: rent and return n times. Every case has a method of its own (NoInlining), so
     // that its call sites profile one pool type, as a service's code would.
