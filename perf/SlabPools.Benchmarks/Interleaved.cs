@@ -23,9 +23,10 @@ namespace SlabPools.Benchmarks;
 /// ratio can land in different phases. Rounds a few milliseconds long, interleaved, put both sides
 /// of every ratio in the same phase.</para>
 /// <para>Every case runs the pool the way its users call it: <see cref="ArrayPool{T}.Shared"/>
-/// through its static property (the JIT devirtualizes it), SlabPools' pools both typed (the
-/// benchmark suite's way) and through the abstract <see cref="ArrayPool{T}"/> and
-/// <see cref="MemoryPool{T}"/> a service gets from dependency injection.</para>
+/// through its static property (the JIT devirtualizes it) and through the abstract type (a service
+/// given the shared pool by dependency injection), SlabPools' pools both typed (the benchmark
+/// suite's way) and through the abstract <see cref="ArrayPool{T}"/> and <see cref="MemoryPool{T}"/>
+/// a service gets from dependency injection.</para>
 /// </remarks>
 internal static class Interleaved
 {
@@ -42,10 +43,12 @@ internal static class Interleaved
         MemoryPool<byte> slabMemoryAbstract = allocator.MemoryPool;
         NativeBufferPool slabNative = allocator.NativeBufferPool;
         MemoryPool<byte> kestrelPool = kestrel.Pool;
+        ArrayPool<byte> sharedArraysAbstract = ArrayPool<byte>.Shared;
 
         var cases = new List<Case>
         {
             new("ArrayPool.Shared", "array", static (n, size) => SharedArrays(n, size)),
+            new("ArrayPool.Shared as ArrayPool<byte>", "array", (n, size) => SharedAbstractArrays(sharedArraysAbstract, n, size)),
             new("SlabArrayPool", "array", (n, size) => SlabArrays(slabArrays, n, size)),
             new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => AbstractArrays(slabArraysAbstract, n, size)),
             new("MemoryPool.Shared", "memory", static (n, size) => SharedMemory(n, size)),
@@ -69,9 +72,10 @@ internal static class Interleaved
             var table = new StringBuilder();
             table.AppendLine(CultureInfo.InvariantCulture, $"### {size} bytes ({rounds} rounds)");
             table.AppendLine();
-            table.AppendLine("| Case | Median | vs ArrayPool.Shared | vs MemoryPool.Shared | vs KestrelPool | B/op |");
-            table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+            table.AppendLine("| Case | Median | vs ArrayPool.Shared | vs ArrayPool.Shared as ArrayPool<byte> | vs MemoryPool.Shared | vs KestrelPool | B/op |");
+            table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             int sharedArrays = Index(active, "ArrayPool.Shared");
+            int sharedArraysAsBase = Index(active, "ArrayPool.Shared as ArrayPool<byte>");
             int sharedMemory = Index(active, "MemoryPool.Shared");
             int kestrelIndex = Index(active, "KestrelPool");
             for (int c = 0; c < active.Length; c++)
@@ -80,7 +84,7 @@ internal static class Interleaved
                     baseline < 0 || c == baseline || (family.Length > 0 && active[c].Family != family) ? string.Empty : $"{InterleavedRounds.MedianRatio(ns[c], ns[baseline]):0.00}x";
 
                 table.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {active[c].Name} | {InterleavedRounds.Median(ns[c]):0.0} ns | {Versus(sharedArrays, string.Empty)} | {Versus(sharedMemory, "memory")} | {Versus(kestrelIndex, "memory")} | {(double)bytes[c] / Math.Max(1, ops):0} |");
+                    $"| {active[c].Name} | {InterleavedRounds.Median(ns[c]):0.0} ns | {Versus(sharedArrays, string.Empty)} | {Versus(sharedArraysAsBase, "array")} | {Versus(sharedMemory, "memory")} | {Versus(kestrelIndex, "memory")} | {(double)bytes[c] / Math.Max(1, ops):0} |");
             }
 
             table.AppendLine();
@@ -106,6 +110,22 @@ internal static class Interleaved
             byte[] array = ArrayPool<byte>.Shared.Rent(size);
             sum += array.Length;
             ArrayPool<byte>.Shared.Return(array);
+        }
+
+        return sum;
+    }
+
+    // The shared pool as a service gets it from dependency injection: through the abstract type,
+    // devirtualized by guarded devirtualization like SlabArrayPool's abstract case.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long SharedAbstractArrays(ArrayPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            byte[] array = pool.Rent(size);
+            sum += array.Length;
+            pool.Return(array);
         }
 
         return sum;

@@ -33,7 +33,10 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     // Per size class, the id of the class cache's per-thread magazines when rent and return may be
     // done here inline (ArraySlabCache.InlineId), else -1: not created yet, debugging or
     // clear-on-return, all of which take the cache's own path. Kept apart from _caches so that the
-    // fast path's dependent loads are this array, the thread's table and the magazine.
+    // magazine tier's dependent loads are this array, the thread's table and the magazine. The hot
+    // tier in front does not read it: a plain pool (_hotId >= 0) puts any free array of a class's
+    // exact length in the thread's hot slot, even before the class's cache exists (an array it did
+    // not make: the cache is made when the hot slot displaces it, or a rent of the class finds it).
     private readonly int[] _inlineIds = NewInlineIds();
     private readonly Lock _createLock = new();
 
@@ -90,12 +93,17 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     {
         if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)
         {
-            _caches[index]!.ReportWrittenAfterReturn(array, null);
+            ReportWrittenAfterReturn(index, array);
         }
 
         ArraySlabCache.MarkOf(array) = 0;
         return array;
     }
+
+    // The class's cache may not exist yet when the array was one it had not made, put in the hot
+    // slot by a return (see PushToMagazine).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportWrittenAfterReturn(int index, byte[] array) => CacheFor(index).ReportWrittenAfterReturn(array, null);
 
     // The hot slot was empty: the calling thread's magazine of the class, else the slow path.
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -144,36 +152,33 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         {
             int length = array.Length;
             int index = SizeClasses.IndexOf(length);
-            if ((uint)index < (uint)SizeClasses.CountConst)
+
+            // _hotId >= 0: the pool is plain (no debugging, no clear-on-return); the length must be
+            // the class's own. The class's magazines are looked up only below the hot slot.
+            if ((uint)index < (uint)SizeClasses.CountConst && _hotId >= 0 && SizeClasses.SizeAt(index) == length)
             {
-                int id = _inlineIds[index];
-
-                // id >= 0: the class's cache exists and is plain; the length must be the class's own.
-                if (id >= 0 && SizeClasses.SizeAt(index) == length)
+                // An array bearing the mark is in the pool already: the slow path reports it.
+                if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)
                 {
-                    // An array bearing the mark is in the pool already: the slow path reports it.
-                    if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)
+                    if (clearArray)
                     {
-                        if (clearArray)
-                        {
-                            Array.Clear(array);
-                        }
-
-                        ArraySlabCache.MarkOf(array) = ArraySlabCache.s_mark;
-                        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-                        if (HotTier<byte[]>.TryPut(table, _hotId, index, array, out byte[]? displaced))
-                        {
-                            if (displaced is null)
-                            {
-                                return;
-                            }
-
-                            array = displaced; // the slot's previous array goes down to the magazine
-                        }
-
-                        PushToMagazine(table, id, index, array);
-                        return;
+                        Array.Clear(array);
                     }
+
+                    ArraySlabCache.MarkOf(array) = ArraySlabCache.s_mark;
+                    MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+                    if (HotTier<byte[]>.TryPut(table, _hotId, index, array, out byte[]? displaced))
+                    {
+                        if (displaced is null)
+                        {
+                            return;
+                        }
+
+                        array = displaced; // the slot's previous array goes down to the magazine
+                    }
+
+                    PushToMagazine(table, index, array);
+                    return;
                 }
             }
         }
@@ -181,11 +186,14 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         ReturnSlow(array!, clearArray);
     }
 
-    // The hot slot was taken: the array it held goes to the calling thread's magazine of the class.
+    // The hot slot was taken (or the thread has none yet): a returned array, free and marked, goes
+    // to the calling thread's magazine of the class. The class's cache may not exist yet (its id is
+    // -1 then): the array has the length of a class but was not rented here; the slow push makes
+    // the cache, which adopts it.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void PushToMagazine(MagazineBase?[]? table, int id, int index, byte[] array)
+    private void PushToMagazine(MagazineBase?[]? table, int index, byte[] array)
     {
-        if (!ThreadCache<byte[]>.TryPush(table, id, array))
+        if (!ThreadCache<byte[]>.TryPush(table, _inlineIds[index], array))
         {
             PushSlow(index, array);
         }
@@ -195,7 +203,7 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     private void PushSlow(int index, byte[] array)
     {
         _hot?.OnSlowPath();
-        _caches[index]!.PushSlow(array);
+        CacheFor(index).PushSlow(array);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -111,6 +111,40 @@ public class ArrayPoolTests
     }
 
     [Fact]
+    public void Arrays_of_a_class_length_it_did_not_make_are_adopted_even_before_the_class_has_a_cache()
+    {
+        using var allocator = new SlabAllocator();
+        var log = new ErrorLog(allocator);
+        SlabArrayPool pool = allocator.ArrayPool;
+        pool.Return(pool.Rent(4096)); // the thread now has a hot slot per class
+        Assert.DoesNotContain(allocator.GetInfo(), i => i.Name == "array-1024");
+
+        // Two foreign arrays of the 1024-byte class: the first waits in the hot slot, the second
+        // displaces it down to the class's magazine, which the pool makes then.
+        byte[] first = new byte[1024], second = new byte[1024];
+        pool.Return(first);
+        pool.Return(second);
+        Assert.Contains(allocator.GetInfo(), i => i.Name == "array-1024");
+        var rented = new[] { pool.Rent(1000), pool.Rent(1000) };
+        Assert.Equal(new[] { second, first }, rented);
+
+        // A foreign array waiting in the hot slot of a class without a cache: a write into it is
+        // reported when it is rented, a second return as a double return.
+        byte[] foreign = new byte[2048];
+        pool.Return(foreign);
+        allocator.Shrink(); // the flush leaves it where it is: no cache to take it yet
+        foreign.AsSpan().Fill(3);
+        Assert.Same(foreign, pool.Rent(2048));
+        Assert.Equal(1, log.Count(SlabErrorKind.UseAfterFree));
+        Assert.Equal("array-2048", log.Errors[^1].CacheName);
+        pool.Return(foreign);
+        pool.Return(foreign);
+        Assert.Equal(1, log.Count(SlabErrorKind.DoubleFree));
+        Assert.Same(foreign, pool.Rent(2048));
+        Assert.NotSame(foreign, pool.Rent(2048));
+    }
+
+    [Fact]
     public void A_burst_after_warm_up_allocates_nothing()
     {
         using var allocator = new SlabAllocator(new SlabPoolsOptions { TimeProvider = new Microsoft.Extensions.Time.Testing.FakeTimeProvider() });
