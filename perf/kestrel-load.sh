@@ -12,24 +12,13 @@ duration="${1:-20}"
 idle="${2:-35}"
 out=perf/results
 mkdir -p "$out"
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-dotnet build samples/KestrelDemo -c Release -v q -nologo >/dev/null
-app=samples/KestrelDemo/bin/Release/net10.0/KestrelDemo.dll
-
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+source perf/lib/kestrel-server.sh
+build_demo
 
 run() {
   local pool="$1" port="$2" path="$3" label="$4" connections="$5"
-  local settings=(--Demo:TransportPool=kestrel)
-  case "$pool" in
-    slabpools) settings=() ;;
-    slabpools-aggressive) settings=(--SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304) ;;
-  esac
-  dotnet "$app" --urls "http://127.0.0.1:$port" --SlabPools:FlushInterval=00:00:10 "${settings[@]}" >/dev/null 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/slabinfo" >/dev/null 2>&1 && break; sleep 0.1; done
-  wrk -t2 -c64 -d2s "http://127.0.0.1:$port$path" >/dev/null   # warm-up
+  start_server "$pool" "$port" "$path"
+  local pid=$server_pid
   local before; before=$(rss "$pid")
   local report; report=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$path")
   local rps; rps=$(echo "$report" | awk '/Requests\/sec/ {print $2}')
@@ -38,7 +27,7 @@ run() {
   local loaded; loaded=$(rss "$pid")
   sleep "$idle"   # idle: this wait is the measurement of memory given back
   local after; after=$(rss "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop_server
   printf '| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f |\n' "$label" "$pool" "$path" "$rps" "$p99" \
     "$(echo "$before/1024" | bc -l)" "$(echo "$peak/1024" | bc -l)" "$(echo "$loaded/1024" | bc -l)" "$(echo "$after/1024" | bc -l)"
 }

@@ -42,6 +42,8 @@ var cases = new (string Name, Func<int, int, long> Run)[]
     ("MemoryPool, RentOwner: baseline", (n, s) => Cases.BaseOwners(baseMemory, n, s)),
     ("MemoryPool as MemoryPool<byte>: new", (n, s) => Cases.NewAbstractMemory(newMemoryAbstract, n, s)),
     ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseAbstractMemory(baseMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: new", (n, s) => Cases.NewPlainDispose(newMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.BasePlainDispose(baseMemoryAbstract, n, s)),
 };
 
 foreach (int size in sizes)
@@ -203,6 +205,35 @@ internal static class Cases
         {
             using IMemoryOwner<byte> owner = pool.Rent(size);
             sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    // Pipelines and Kestrel dispose their owners with a plain call, no try/finally around the use.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewPlainDispose(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+            owner.Dispose();
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BasePlainDispose(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+            owner.Dispose();
         }
 
         return sum;
