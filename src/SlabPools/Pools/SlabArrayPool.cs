@@ -74,15 +74,23 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         // (RentFromMagazine, and PushToMagazine on return). Inlined, their code kept more values
         // alive across the thread-static read and the return's write barrier, and the spills cost a
         // rent+return pair about a fifth of its time (perf/interleaved.sh).
-        int index = SizeClasses.IndexOf(minimumLength);
+        // The thread's table is read on every path, before the branch: then a caller's Return
+        // inlined after this Rent reuses the thread-static base instead of reading it again (a
+        // call on Linux); read inside the branch, it cost the pair about a fifth more (perf/ab.sh).
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-        if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
-            && HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array))
+        if ((uint)(minimumLength - 1) < (uint)SizeClasses.MaxSize)
         {
-            return Handout(array, index);
+            // 1..MaxSize: always a class (0 and negative lengths, and larger ones, go the slow way).
+            int index = SizeClasses.IndexOfInRange(minimumLength);
+            if (HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array))
+            {
+                return Handout(array, index);
+            }
+
+            return RentFromMagazine(table, index);
         }
 
-        return RentFromMagazine(table, index, minimumLength);
+        return RentSlow(minimumLength);
     }
 
     // A free array bears the mark; a damaged one was written after it was returned. The mark is
@@ -107,15 +115,14 @@ public sealed class SlabArrayPool : ArrayPool<byte>
 
     // The hot slot was empty: the calling thread's magazine of the class, else the slow path.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private byte[] RentFromMagazine(MagazineBase?[]? table, int index, int minimumLength)
+    private byte[] RentFromMagazine(MagazineBase?[]? table, int index)
     {
-        if ((uint)index < (uint)SizeClasses.CountConst && minimumLength > 0
-            && ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out byte[] array))
+        if (ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out byte[] array))
         {
             return Handout(array, index);
         }
 
-        return RentSlow(minimumLength);
+        return RentSlow(SizeClasses.SizeAt(index));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -151,11 +158,13 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         if (array is not null)
         {
             int length = array.Length;
-            int index = SizeClasses.IndexOf(length);
 
             // _hotId >= 0: the pool is plain (no debugging, no clear-on-return); the length must be
-            // the class's own. The class's magazines are looked up only below the hot slot.
-            if ((uint)index < (uint)SizeClasses.CountConst && _hotId >= 0 && SizeClasses.SizeAt(index) == length)
+            // a class's own (1..MaxSize, and the size of its class). The class's magazines are
+            // looked up only below the hot slot.
+            int index;
+            if ((uint)(length - 1) < (uint)SizeClasses.MaxSize && _hotId >= 0
+                && SizeClasses.SizeAtUnchecked(index = SizeClasses.IndexOfInRange(length)) == length)
             {
                 // An array bearing the mark is in the pool already: the slow path reports it.
                 if (ArraySlabCache.MarkOf(array) != ArraySlabCache.s_mark)

@@ -207,10 +207,10 @@ internal sealed class SlotPool<TOwner>
     {
         if (size > PageGranule)
         {
-            size = (size + PageGranule - 1) & ~(PageGranule - 1);
+            size = (size + PageGranule - 1) & ~(PageGranule - 1); // still at most MaxSize, a multiple of 4 KiB
         }
 
-        return SizeClasses.IndexOf(size);
+        return SizeClasses.IndexOfInRange(size);
     }
 
     /// <summary>

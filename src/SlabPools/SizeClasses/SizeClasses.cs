@@ -1,6 +1,8 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SlabPools;
 
@@ -61,17 +63,34 @@ public static class SizeClasses
     {
         if ((uint)size <= SmallLimit)
         {
-            return size <= MinSize ? 0 : ((size + 7) >> SmallStepShift) - (MinSize >> SmallStepShift);
+            return SmallIndex(size);
         }
 
-        if (size > MaxSize)
-        {
-            return -1;
-        }
+        return size > MaxSize ? -1 : LargeIndex(size);
+    }
 
-        // size in (2^k, 2^(k+1)], so the top four bits of size - 1 read 8 + the eighth of the power
-        // of two it falls in. One shift instead of subtracting 2^k first: this runs on the array
-        // pool's return path, where the class decides the address of the next store.
+    /// <summary>
+    /// <see cref="IndexOf"/> for a size the caller has checked to lie in 1..<see cref="MaxSize"/>
+    /// (one unsigned compare, <c>(uint)(size - 1) &lt; MaxSize</c>): the result is always a class,
+    /// 0 &lt;= index &lt; <see cref="CountConst"/> (the exhaustive size test checks every such size),
+    /// so the fast paths index per-class tables with it unchecked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int IndexOfInRange(int size)
+    {
+        Debug.Assert((uint)(size - 1) < MaxSize);
+        return size <= SmallLimit ? SmallIndex(size) : LargeIndex(size);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SmallIndex(int size) => size <= MinSize ? 0 : ((size + 7) >> SmallStepShift) - (MinSize >> SmallStepShift);
+
+    // size in (SmallLimit, MaxSize]: in (2^k, 2^(k+1)], so the top four bits of size - 1 read 8 +
+    // the eighth of the power of two it falls in. One shift instead of subtracting 2^k first: this
+    // runs on the array pool's return path, where the class decides the address of the next store.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int LargeIndex(int size)
+    {
         int m = size - 1;
         int k = BitOperations.Log2((uint)m);
         return (k * ClassesPerPowerOfTwo) + (m >> (k - 3)) - ((SmallLimitLog2 + 1) * ClassesPerPowerOfTwo - SmallCount);
@@ -86,6 +105,17 @@ public static class SizeClasses
 
     /// <summary>The size of class <paramref name="index"/>.</summary>
     public static int SizeAt(int index) => s_sizes[index];
+
+    /// <summary>
+    /// <see cref="SizeAt"/> without the bounds check, for an index from <see cref="IndexOfInRange"/>
+    /// (always 0..<see cref="CountConst"/> - 1): the array pool's return path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int SizeAtUnchecked(int index)
+    {
+        Debug.Assert((uint)index < CountConst);
+        return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_sizes), index);
+    }
 
     /// <summary>The index of the class whose size is exactly <paramref name="classSize"/>, or -1.</summary>
     public static int IndexOfExact(int classSize)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
@@ -101,12 +102,12 @@ internal sealed class HotTier<T>
             HotState<T> s = Unsafe.As<HotState<T>>(mb);
             if (s.TryEnter())
             {
-                ref T? slot = ref s.Slots[classIndex];
+                ref T? slot = ref SlotOf(s, classIndex);
                 T? found = slot;
                 if (found is not null)
                 {
                     slot = null;
-                    s.ClassHits[classIndex]++;
+                    Unsafe.Add(ref Unsafe.As<HotCounters, long>(ref s.ClassHits), classIndex)++;
                     s.Exit();
                     item = found;
                     return true;
@@ -139,7 +140,7 @@ internal sealed class HotTier<T>
             HotState<T> s = Unsafe.As<HotState<T>>(mb);
             if (s.TryEnter())
             {
-                ref T? slot = ref s.Slots[classIndex];
+                ref T? slot = ref SlotOf(s, classIndex);
                 displaced = slot;
                 slot = item;
                 s.Exit();
@@ -149,6 +150,16 @@ internal sealed class HotTier<T>
 
         displaced = null;
         return false;
+    }
+
+    // The slot of a class, unchecked: the fast paths' callers pass 0 <= classIndex < CountConst
+    // (SizeClasses.IndexOfInRange of a checked size, or the class an owner was made for), and
+    // the class is the slot's index in the inline array of CountConst slots.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref T? SlotOf(HotState<T> s, int classIndex)
+    {
+        Debug.Assert((uint)classIndex < SizeClasses.CountConst);
+        return ref Unsafe.Add(ref Unsafe.As<HotSlots<T>, T?>(ref s.Slots), classIndex);
     }
 
     /// <summary>

@@ -40,6 +40,12 @@ public class SizeClassesTests
             {
                 Assert.Fail($"size {size}: got class {index}, expected {expected}");
             }
+
+            // The fast paths' variant, for 1..MaxSize, indexes per-class tables unchecked.
+            if (size > 0 && SlabPools.SizeClasses.IndexOfInRange(size) != expected)
+            {
+                Assert.Fail($"size {size}: IndexOfInRange gave class {SlabPools.SizeClasses.IndexOfInRange(size)}, expected {expected}");
+            }
         }
 
         Assert.Equal(-1, SlabPools.SizeClasses.IndexOf(SlabPools.SizeClasses.MaxSize + 1));
