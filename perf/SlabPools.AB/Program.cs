@@ -10,9 +10,11 @@ using SlabPools.Benchmarks;
 using BaseAllocator = baseline::SlabPools.SlabAllocator;
 using BaseArrays = baseline::SlabPools.Pools.SlabArrayPool;
 using BaseMemory = baseline::SlabPools.Pools.SlabMemoryPool;
+using BaseNative = baseline::SlabPools.NativeBufferPool;
 using NewAllocator = SlabPools.SlabAllocator;
 using NewArrays = SlabPools.Pools.SlabArrayPool;
 using NewMemory = SlabPools.Pools.SlabMemoryPool;
+using NewNative = SlabPools.NativeBufferPool;
 
 // perf/ab.sh: single-thread rent+return of this tree's pools against a baseline commit's, in one
 // process, rounds interleaved, each round's ratios taken before the median (as perf/interleaved.sh
@@ -29,6 +31,7 @@ NewMemory newMemory = fresh.MemoryPool;
 BaseMemory baseMemory = based.MemoryPool;
 ArrayPool<byte> newArraysAbstract = newArrays, baseArraysAbstract = baseArrays;
 MemoryPool<byte> newMemoryAbstract = newMemory, baseMemoryAbstract = baseMemory;
+MemoryPool<byte> newNative = fresh.NativeBufferPool, baseNative = based.NativeBufferPool;
 
 var cases = new (string Name, Func<int, int, long> Run)[]
 {
@@ -44,6 +47,8 @@ var cases = new (string Name, Func<int, int, long> Run)[]
     ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseAbstractMemory(baseMemoryAbstract, n, s)),
     ("MemoryPool, Dispose() without using: new", (n, s) => Cases.NewPlainDispose(newMemoryAbstract, n, s)),
     ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.BasePlainDispose(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => Cases.NewNativeMemory(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseNativeMemory(baseNative, n, s)),
 };
 
 foreach (int size in sizes)
@@ -234,6 +239,32 @@ internal static class Cases
             IMemoryOwner<byte> owner = pool.Rent(size);
             sum += owner.Memory.Length;
             owner.Dispose();
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long NewNativeMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static long BaseNativeMemory(MemoryPool<byte> pool, int n, int size)
+    {
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
         }
 
         return sum;

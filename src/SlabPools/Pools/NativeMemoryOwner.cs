@@ -52,6 +52,22 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
     /// <summary>The buffer's length: the whole slot, at least the size asked for.</summary>
     public int Length => _length;
 
+    /// <summary>The buffer as <see cref="Memory{T}"/>: the whole slot, at least the size asked for.</summary>
+    /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
+    /// <remarks>
+    /// Overridden: the base class makes it from <see cref="GetSpan"/>'s length, a virtual call and a
+    /// span for a length this owner has in a field.
+    /// </remarks>
+    public override Memory<byte> Memory
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            ThrowIfNotRented();
+            return CreateMemory(_length);
+        }
+    }
+
     /// <inheritdoc/>
     /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
     public override Span<byte> GetSpan()
