@@ -92,9 +92,108 @@ internal static class Interleaved
             report.Append(table);
         }
 
+        report.Append(RunBursts(kestrelPool, slabMemoryAbstract, slabNative, slabArraysAbstract, secondsPerSize));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
         File.WriteAllText(outFile, report.ToString());
         return 0;
+    }
+
+    // Scenario 2 (bursts of 512 buffers of 4 KiB: rent them all, then return them all) in the same
+    // way, each pool against Kestrel's in the same rounds. Each case is its own instantiation of
+    // a burst loop (a tag struct per case), so that its call sites profile one pool type.
+    private static string RunBursts(MemoryPool<byte> kestrelPool, MemoryPool<byte> slabMemory, MemoryPool<byte> slabNative, ArrayPool<byte> slabArrays, double seconds)
+    {
+        var cases = new List<Case>
+        {
+            new("KestrelPool", "memory", (n, size) => MemoryBursts<KestrelTag>(kestrelPool, n, size)),
+            new("MemoryPool.Shared", "memory", static (n, size) => MemoryBursts<SharedTag>(MemoryPool<byte>.Shared, n, size)),
+            new("ArrayPool.Shared", "array", static (n, size) => ArrayBursts<SharedTag>(ArrayPool<byte>.Shared, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => MemoryBursts<SlabTag>(slabMemory, n, size)),
+            new("NativeBufferPool as MemoryPool<byte>", "memory", (n, size) => MemoryBursts<NativeTag>(slabNative, n, size)),
+            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => ArrayBursts<SlabTag>(slabArrays, n, size)),
+        };
+
+        (List<double>[] ns, long[] bytes, int rounds) = InterleavedRounds.Run(cases.Select(c => c.Run).ToArray(), KestrelPool.BlockSize, seconds);
+        long buffers = (long)rounds * InterleavedRounds.OpsPerRound / BurstDepth * BurstDepth;
+        var table = new StringBuilder();
+        table.AppendLine(CultureInfo.InvariantCulture, $"### Bursts of {BurstDepth} buffers of {KestrelPool.BlockSize} bytes ({rounds} rounds)");
+        table.AppendLine();
+        table.AppendLine("Each burst rents 512 buffers, then returns them all; ns and B per buffer.");
+        table.AppendLine();
+        table.AppendLine("| Case | Median | vs KestrelPool | B/buffer |");
+        table.AppendLine("| --- | ---: | ---: | ---: |");
+        for (int c = 0; c < cases.Count; c++)
+        {
+            string versus = c == 0 ? string.Empty : $"{InterleavedRounds.MedianRatio(ns[c], ns[0]):0.00}x";
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {cases[c].Name} | {InterleavedRounds.Median(ns[c]):0.0} ns | {versus} | {(double)bytes[c] / Math.Max(1, buffers):0} |");
+        }
+
+        table.AppendLine();
+        Console.Write(table.ToString());
+        return table.ToString();
+    }
+
+    private const int BurstDepth = 512;
+
+    private struct KestrelTag;
+
+    private struct SharedTag;
+
+    private struct SlabTag;
+
+    private struct NativeTag;
+
+    [ThreadStatic]
+    private static IMemoryOwner<byte>[]? t_owners;
+
+    [ThreadStatic]
+    private static byte[][]? t_arrays;
+
+    // n buffers, rounded down to whole bursts (the same for every case of a round).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long MemoryBursts<TTag>(MemoryPool<byte> pool, int n, int size)
+        where TTag : struct
+    {
+        IMemoryOwner<byte>[] held = t_owners ??= new IMemoryOwner<byte>[BurstDepth];
+        long sum = 0;
+        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
+        {
+            for (int i = 0; i < BurstDepth; i++)
+            {
+                held[i] = pool.Rent(size);
+                sum += held[i].Memory.Length;
+            }
+
+            for (int i = 0; i < BurstDepth; i++)
+            {
+                held[i].Dispose();
+            }
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long ArrayBursts<TTag>(ArrayPool<byte> pool, int n, int size)
+        where TTag : struct
+    {
+        byte[][] held = t_arrays ??= new byte[BurstDepth][];
+        long sum = 0;
+        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
+        {
+            for (int i = 0; i < BurstDepth; i++)
+            {
+                held[i] = pool.Rent(size);
+                sum += held[i].Length;
+            }
+
+            for (int i = 0; i < BurstDepth; i++)
+            {
+                pool.Return(held[i]);
+            }
+        }
+
+        return sum;
     }
 
     private static int Index(Case[] cases, string name) => Array.FindIndex(cases, c => c.Name == name);
