@@ -49,10 +49,10 @@ var cases = new (string Name, Func<int, int, long> Run)[]
     ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.BasePlainDispose(baseMemoryAbstract, n, s)),
     ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => Cases.NewNativeMemory(newNative, n, s)),
     ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseNativeMemory(baseNative, n, s)),
-    ("MemoryPool: bursts of 512: new", (n, s) => Cases.NewBursts(newMemoryAbstract, n, s)),
-    ("MemoryPool: bursts of 512: baseline", (n, s) => Cases.BaseBursts(baseMemoryAbstract, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => Cases.NewNativeBursts(newNative, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => Cases.BaseNativeBursts(baseNative, n, s)),
+    ("MemoryPool: bursts of 512: new", (n, s) => Cases.Bursts<Cases.NewMemoryTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool: bursts of 512: baseline", (n, s) => Cases.Bursts<Cases.BaseMemoryTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => Cases.Bursts<Cases.NewNativeTag>(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => Cases.Bursts<Cases.BaseNativeTag>(baseNative, n, s)),
 };
 
 foreach (int size in sizes)
@@ -275,80 +275,25 @@ internal static class Cases
     }
 
     // Bursts (the benchmark suite's scenario 2): rent 512 buffers, then dispose them all; n rents
-    // in all, rounded down to whole bursts (the same for both sides of a ratio).
+    // in all, rounded down to whole bursts (the same for both sides of a ratio). One loop,
+    // instantiated once per case over a tag struct: each instantiation has its own code, so its
+    // call sites profile one pool type (as the per-case methods above do).
     private const int BurstDepth = 512;
+
+    internal struct NewMemoryTag;
+
+    internal struct BaseMemoryTag;
+
+    internal struct NewNativeTag;
+
+    internal struct BaseNativeTag;
 
     [ThreadStatic]
     private static IMemoryOwner<byte>[]? t_held;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewBursts(MemoryPool<byte> pool, int n, int size)
-    {
-        IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BaseBursts(MemoryPool<byte> pool, int n, int size)
-    {
-        IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewNativeBursts(MemoryPool<byte> pool, int n, int size)
-    {
-        IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BaseNativeBursts(MemoryPool<byte> pool, int n, int size)
+    internal static long Bursts<TTag>(MemoryPool<byte> pool, int n, int size)
+        where TTag : struct
     {
         IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
         long sum = 0;
