@@ -38,21 +38,21 @@ var cases = new (string Name, Func<int, int, long> Run)[]
     ("ArrayPool.Shared", static (n, s) => Cases.SharedArrays(n, s)),
     ("ArrayPool, typed: new", (n, s) => Cases.NewArrays(newArrays, n, s)),
     ("ArrayPool, typed: baseline", (n, s) => Cases.BaseArrays(baseArrays, n, s)),
-    ("ArrayPool as ArrayPool<byte>: new", (n, s) => Cases.NewAbstractArrays(newArraysAbstract, n, s)),
-    ("ArrayPool as ArrayPool<byte>: baseline", (n, s) => Cases.BaseAbstractArrays(baseArraysAbstract, n, s)),
+    ("ArrayPool as ArrayPool<byte>: new", (n, s) => Cases.AbstractArrays<Cases.NewTag>(newArraysAbstract, n, s)),
+    ("ArrayPool as ArrayPool<byte>: baseline", (n, s) => Cases.AbstractArrays<Cases.BaseTag>(baseArraysAbstract, n, s)),
     ("MemoryPool.Shared", static (n, s) => Cases.SharedMemory(n, s)),
     ("MemoryPool, RentOwner: new", (n, s) => Cases.NewOwners(newMemory, n, s)),
     ("MemoryPool, RentOwner: baseline", (n, s) => Cases.BaseOwners(baseMemory, n, s)),
-    ("MemoryPool as MemoryPool<byte>: new", (n, s) => Cases.NewAbstractMemory(newMemoryAbstract, n, s)),
-    ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseAbstractMemory(baseMemoryAbstract, n, s)),
-    ("MemoryPool, Dispose() without using: new", (n, s) => Cases.NewPlainDispose(newMemoryAbstract, n, s)),
-    ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.BasePlainDispose(baseMemoryAbstract, n, s)),
-    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => Cases.NewNativeMemory(newNative, n, s)),
-    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => Cases.BaseNativeMemory(baseNative, n, s)),
-    ("MemoryPool: bursts of 512: new", (n, s) => Cases.Bursts<Cases.NewMemoryTag>(newMemoryAbstract, n, s)),
-    ("MemoryPool: bursts of 512: baseline", (n, s) => Cases.Bursts<Cases.BaseMemoryTag>(baseMemoryAbstract, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => Cases.Bursts<Cases.NewNativeTag>(newNative, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => Cases.Bursts<Cases.BaseNativeTag>(baseNative, n, s)),
+    ("MemoryPool as MemoryPool<byte>: new", (n, s) => Cases.AbstractMemory<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.AbstractMemory<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: new", (n, s) => Cases.PlainDispose<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.PlainDispose<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => Cases.AbstractMemory<Cases.NewNativeTag>(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => Cases.AbstractMemory<Cases.BaseNativeTag>(baseNative, n, s)),
+    ("MemoryPool: bursts of 512: new", (n, s) => InterleavedRounds.MemoryBursts<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool: bursts of 512: baseline", (n, s) => InterleavedRounds.MemoryBursts<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => InterleavedRounds.MemoryBursts<Cases.NewNativeTag>(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => InterleavedRounds.MemoryBursts<Cases.BaseNativeTag>(baseNative, n, s)),
 };
 
 foreach (int size in sizes)
@@ -78,7 +78,7 @@ foreach (int size in sizes)
     Console.WriteLine();
 }
 
-/// <summary>One method per case, so that every call site profiles one pool type.</summary>
+/// <summary>One method (or one instantiation of a generic one) per case, so that every call site profiles one pool type.</summary>
 internal static class Cases
 {
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -111,37 +111,6 @@ internal static class Cases
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static long BaseArrays(BaseArrays pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] a = pool.Rent(size);
-            sum += a.Length;
-            pool.Return(a);
-        }
-
-        return sum;
-    }
-
-    // Every abstract case has a loop of its own, not a shared inlined helper: tiered compilation
-    // profiles a call site in the helper's own early code, so a shared helper would see both pool
-    // types and the JIT would devirtualize only one of them.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewAbstractArrays(ArrayPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] a = pool.Rent(size);
-            sum += a.Length;
-            pool.Return(a);
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BaseAbstractArrays(ArrayPool<byte> pool, int n, int size)
     {
         long sum = 0;
         for (int i = 0; i < n; i++)
@@ -193,21 +162,35 @@ internal static class Cases
         return sum;
     }
 
+    // The loops through the abstract types are one generic method each, instantiated once per case
+    // over a tag struct: each instantiation has its own code, so its call sites profile one pool
+    // type (a shared method, or a shared inlined helper, would see both and devirtualize one).
+    internal struct NewTag;
+
+    internal struct BaseTag;
+
+    internal struct NewNativeTag;
+
+    internal struct BaseNativeTag;
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewAbstractMemory(MemoryPool<byte> pool, int n, int size)
+    internal static long AbstractArrays<TTag>(ArrayPool<byte> pool, int n, int size)
+        where TTag : struct
     {
         long sum = 0;
         for (int i = 0; i < n; i++)
         {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
+            byte[] a = pool.Rent(size);
+            sum += a.Length;
+            pool.Return(a);
         }
 
         return sum;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BaseAbstractMemory(MemoryPool<byte> pool, int n, int size)
+    internal static long AbstractMemory<TTag>(MemoryPool<byte> pool, int n, int size)
+        where TTag : struct
     {
         long sum = 0;
         for (int i = 0; i < n; i++)
@@ -221,94 +204,15 @@ internal static class Cases
 
     // Pipelines and Kestrel dispose their owners with a plain call, no try/finally around the use.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewPlainDispose(MemoryPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-            owner.Dispose();
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BasePlainDispose(MemoryPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-            owner.Dispose();
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long NewNativeMemory(MemoryPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long BaseNativeMemory(MemoryPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-        }
-
-        return sum;
-    }
-
-    // Bursts (the benchmark suite's scenario 2): rent 512 buffers, then dispose them all; n rents
-    // in all, rounded down to whole bursts (the same for both sides of a ratio). One loop,
-    // instantiated once per case over a tag struct: each instantiation has its own code, so its
-    // call sites profile one pool type (as the per-case methods above do).
-    private const int BurstDepth = 512;
-
-    internal struct NewMemoryTag;
-
-    internal struct BaseMemoryTag;
-
-    internal struct NewNativeTag;
-
-    internal struct BaseNativeTag;
-
-    [ThreadStatic]
-    private static IMemoryOwner<byte>[]? t_held;
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long Bursts<TTag>(MemoryPool<byte> pool, int n, int size)
+    internal static long PlainDispose<TTag>(MemoryPool<byte> pool, int n, int size)
         where TTag : struct
     {
-        IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
         long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
+        for (int i = 0; i < n; i++)
         {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
+            IMemoryOwner<byte> owner = pool.Rent(size);
+            sum += owner.Memory.Length;
+            owner.Dispose();
         }
 
         return sum;

@@ -48,13 +48,13 @@ internal static class Interleaved
         var cases = new List<Case>
         {
             new("ArrayPool.Shared", "array", static (n, size) => SharedArrays(n, size)),
-            new("ArrayPool.Shared as ArrayPool<byte>", "array", (n, size) => SharedAbstractArrays(sharedArraysAbstract, n, size)),
+            new("ArrayPool.Shared as ArrayPool<byte>", "array", (n, size) => AbstractArrays<SharedTag>(sharedArraysAbstract, n, size)),
             new("SlabArrayPool", "array", (n, size) => SlabArrays(slabArrays, n, size)),
-            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => AbstractArrays(slabArraysAbstract, n, size)),
+            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => AbstractArrays<SlabTag>(slabArraysAbstract, n, size)),
             new("MemoryPool.Shared", "memory", static (n, size) => SharedMemory(n, size)),
-            new("KestrelPool", "memory", (n, size) => KestrelMemory(kestrelPool, n, size)),
+            new("KestrelPool", "memory", (n, size) => AbstractMemory<KestrelTag>(kestrelPool, n, size)),
             new("SlabMemoryPool.RentOwner", "memory", (n, size) => SlabOwners(slabMemory, n, size)),
-            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => AbstractMemory(slabMemoryAbstract, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => AbstractMemory<SlabTag>(slabMemoryAbstract, n, size)),
             new("NativeBufferPool", "memory", (n, size) => NativeMemory(slabNative, n, size)),
         };
 
@@ -105,11 +105,11 @@ internal static class Interleaved
     {
         var cases = new List<Case>
         {
-            new("KestrelPool", "memory", (n, size) => MemoryBursts<KestrelTag>(kestrelPool, n, size)),
-            new("MemoryPool.Shared", "memory", static (n, size) => MemoryBursts<SharedTag>(MemoryPool<byte>.Shared, n, size)),
+            new("KestrelPool", "memory", (n, size) => InterleavedRounds.MemoryBursts<KestrelTag>(kestrelPool, n, size)),
+            new("MemoryPool.Shared", "memory", static (n, size) => InterleavedRounds.MemoryBursts<SharedTag>(MemoryPool<byte>.Shared, n, size)),
             new("ArrayPool.Shared", "array", static (n, size) => ArrayBursts<SharedTag>(ArrayPool<byte>.Shared, n, size)),
-            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => MemoryBursts<SlabTag>(slabMemory, n, size)),
-            new("NativeBufferPool as MemoryPool<byte>", "memory", (n, size) => MemoryBursts<NativeTag>(slabNative, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => InterleavedRounds.MemoryBursts<SlabTag>(slabMemory, n, size)),
+            new("NativeBufferPool as MemoryPool<byte>", "memory", (n, size) => InterleavedRounds.MemoryBursts<NativeTag>(slabNative, n, size)),
             new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => ArrayBursts<SlabTag>(slabArrays, n, size)),
         };
 
@@ -133,7 +133,7 @@ internal static class Interleaved
         return table.ToString();
     }
 
-    private const int BurstDepth = 512;
+    private const int BurstDepth = InterleavedRounds.BurstDepth;
 
     private struct KestrelTag;
 
@@ -144,35 +144,10 @@ internal static class Interleaved
     private struct NativeTag;
 
     [ThreadStatic]
-    private static IMemoryOwner<byte>[]? t_owners;
-
-    [ThreadStatic]
     private static byte[][]? t_arrays;
 
-    // n buffers, rounded down to whole bursts (the same for every case of a round).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long MemoryBursts<TTag>(MemoryPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        IMemoryOwner<byte>[] held = t_owners ??= new IMemoryOwner<byte>[BurstDepth];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
-        }
-
-        return sum;
-    }
-
+    // n buffers, rounded down to whole bursts (the same for every case of a round); the memory
+    // pools' loop is InterleavedRounds.MemoryBursts, shared with perf/ab.sh.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static long ArrayBursts<TTag>(ArrayPool<byte> pool, int n, int size)
         where TTag : struct
@@ -214,22 +189,6 @@ internal static class Interleaved
         return sum;
     }
 
-    // The shared pool as a service gets it from dependency injection: through the abstract type,
-    // devirtualized by guarded devirtualization like SlabArrayPool's abstract case.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long SharedAbstractArrays(ArrayPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] array = pool.Rent(size);
-            sum += array.Length;
-            pool.Return(array);
-        }
-
-        return sum;
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static long SlabArrays(SlabArrayPool pool, int n, int size)
     {
@@ -244,8 +203,12 @@ internal static class Interleaved
         return sum;
     }
 
+    // Through the abstract type (a service given the pool by dependency injection): one generic
+    // loop, instantiated per case over a tag struct, so that each instantiation's call sites
+    // profile one pool type and guarded devirtualization inlines it, as in a service's code.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long AbstractArrays(ArrayPool<byte> pool, int n, int size)
+    private static long AbstractArrays<TTag>(ArrayPool<byte> pool, int n, int size)
+        where TTag : struct
     {
         long sum = 0;
         for (int i = 0; i < n; i++)
@@ -272,20 +235,8 @@ internal static class Interleaved
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long KestrelMemory(MemoryPool<byte> pool, int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long AbstractMemory(MemoryPool<byte> pool, int n, int size)
+    private static long AbstractMemory<TTag>(MemoryPool<byte> pool, int n, int size)
+        where TTag : struct
     {
         long sum = 0;
         for (int i = 0; i < n; i++)
