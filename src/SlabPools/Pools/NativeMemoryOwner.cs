@@ -19,6 +19,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
 
     // Set once by Link when the slot's owners are made (see SlotOwners).
     private OwnerLink<NativeMemoryOwner> _link;
+    private byte _classIndex;
 
     internal NativeMemoryOwner(Slab slab, int index)
     {
@@ -36,7 +37,11 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
 
     object ISlotOwner.NextOwner => _link.Next;
 
-    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<NativeMemoryOwner>(next, hotId, classIndex, magazineId);
+    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId)
+    {
+        _link = new OwnerLink<NativeMemoryOwner>(next, hotId, magazineId);
+        _classIndex = (byte)classIndex; // fewer than 256 classes (SizeClasses.CountConst)
+    }
 
     /// <summary>The buffer's address, valid until the owner is disposed.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed.</exception>
@@ -134,7 +139,7 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         if (_link.HotId >= 0)
         {
             // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
-            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, out MagazineBase?[]? table);
+            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, _classIndex, out MagazineBase?[]? table);
             if (displaced is not null)
             {
                 SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);

@@ -21,6 +21,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
 
     // Set once by Link when the slot's owners are made (see SlotOwners).
     private OwnerLink<SlabMemoryOwner> _link;
+    private byte _classIndex;
 
     internal SlabMemoryOwner(Slab slab, int index)
     {
@@ -42,7 +43,11 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
 
     object ISlotOwner.NextOwner => _link.Next;
 
-    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId) => _link = new OwnerLink<SlabMemoryOwner>(next, hotId, classIndex, magazineId);
+    void ISlotOwner.Link(object next, int hotId, int classIndex, int magazineId)
+    {
+        _link = new OwnerLink<SlabMemoryOwner>(next, hotId, magazineId);
+        _classIndex = (byte)classIndex; // fewer than 256 classes (SizeClasses.CountConst)
+    }
 
     /// <summary>The buffer: the whole slot, at least the size asked for. Pinned: its address never changes.</summary>
     /// <exception cref="ObjectDisposedException">This owner was disposed (and not rented again since).</exception>
@@ -96,7 +101,7 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         {
             // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
             // the thread's hot slot, the one it displaces (if any) down to the magazines.
-            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, out MagazineBase?[]? table);
+            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, _classIndex, out MagazineBase?[]? table);
             if (displaced is not null)
             {
                 SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);

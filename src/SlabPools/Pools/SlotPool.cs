@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using SlabPools.Pages;
@@ -31,6 +32,7 @@ internal static class SlotOwners
     /// <summary>Makes the <paramref name="count"/> owners of slot <paramref name="index"/>, linked in a ring; returns the first (the slot's next owner).</summary>
     internal static object CreateRing(Slab slab, int index, int count, Func<Slab, int, object> create, int hotId, int classIndex, int magazineId)
     {
+        Debug.Assert((uint)classIndex < SizeClasses.CountConst && SizeClasses.CountConst <= byte.MaxValue + 1, "the owners keep the class in a byte");
         object first = create(slab, index);
         object previous = first;
         for (int i = 1; i < count; i++)
@@ -65,6 +67,10 @@ internal interface ISlotOwner
 }
 
 /// <summary>An owner's place among its slot's owners and its pool's tiers, set once when the slot is made.</summary>
+/// <remarks>
+/// Sixteen bytes: the slot's class, which the hot tier also needs, is a byte field of the owner
+/// itself (with a third int here the struct would pad to 24 bytes, 16 more per slot's two owners).
+/// </remarks>
 /// <typeparam name="TOwner">The owner type.</typeparam>
 internal struct OwnerLink<TOwner>
     where TOwner : class
@@ -75,17 +81,13 @@ internal struct OwnerLink<TOwner>
     /// <summary>The pool's hot tier to return to (-1: none, the slow path).</summary>
     internal int HotId;
 
-    /// <summary>The slot's size class.</summary>
-    internal int ClassIndex;
-
     /// <summary>The id of the slot's magazines (a <see cref="ThreadCache{T}"/> of owners; -1: none).</summary>
     internal int MagazineId;
 
-    internal OwnerLink(object next, int hotId, int classIndex, int magazineId)
+    internal OwnerLink(object next, int hotId, int magazineId)
     {
         Next = (TOwner)next;
         HotId = hotId;
-        ClassIndex = classIndex;
         MagazineId = magazineId;
     }
 }
@@ -257,6 +259,7 @@ internal sealed class SlotPool<TOwner>
     /// <param name="address">The slot's address.</param>
     /// <param name="slab">The slot's slab.</param>
     /// <param name="link">The disposing owner's link.</param>
+    /// <param name="classIndex">The slot's size class.</param>
     /// <param name="table">The thread's table as read here, for the caller's <see cref="PushToMagazine"/>.</param>
     /// <returns>
     /// The owner the hot slot held before, whose slot the caller sends down with
@@ -264,11 +267,11 @@ internal sealed class SlotPool<TOwner>
     /// when the slot was empty or the thread had no hot state (then the slot went down already).
     /// </returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TOwner? ReturnToHot(nint address, Slab slab, in OwnerLink<TOwner> link, out MagazineBase?[]? table)
+    internal static TOwner? ReturnToHot(nint address, Slab slab, in OwnerLink<TOwner> link, int classIndex, out MagazineBase?[]? table)
     {
         FreeCookie.Mark(address);
         table = ThreadCacheTable.t_table; // read once for both tiers
-        if (HotTier<TOwner>.TryPut(table, link.HotId, link.ClassIndex, link.Next, out TOwner? displaced))
+        if (HotTier<TOwner>.TryPut(table, link.HotId, classIndex, link.Next, out TOwner? displaced))
         {
             return displaced;
         }
