@@ -35,24 +35,24 @@ MemoryPool<byte> newNative = fresh.NativeBufferPool, baseNative = based.NativeBu
 
 var cases = new (string Name, Func<int, int, long> Run)[]
 {
-    ("ArrayPool.Shared", static (n, s) => Cases.SharedArrays(n, s)),
+    ("ArrayPool.Shared", static (n, s) => CaseLoops.SharedArrays(n, s)),
     ("ArrayPool, typed: new", (n, s) => Cases.NewArrays(newArrays, n, s)),
     ("ArrayPool, typed: baseline", (n, s) => Cases.BaseArrays(baseArrays, n, s)),
-    ("ArrayPool as ArrayPool<byte>: new", (n, s) => Cases.AbstractArrays<Cases.NewTag>(newArraysAbstract, n, s)),
-    ("ArrayPool as ArrayPool<byte>: baseline", (n, s) => Cases.AbstractArrays<Cases.BaseTag>(baseArraysAbstract, n, s)),
-    ("MemoryPool.Shared", static (n, s) => Cases.SharedMemory(n, s)),
+    ("ArrayPool as ArrayPool<byte>: new", (n, s) => CaseLoops.AbstractArrays<Cases.NewTag>(newArraysAbstract, n, s)),
+    ("ArrayPool as ArrayPool<byte>: baseline", (n, s) => CaseLoops.AbstractArrays<Cases.BaseTag>(baseArraysAbstract, n, s)),
+    ("MemoryPool.Shared", static (n, s) => CaseLoops.SharedMemory(n, s)),
     ("MemoryPool, RentOwner: new", (n, s) => Cases.NewOwners(newMemory, n, s)),
     ("MemoryPool, RentOwner: baseline", (n, s) => Cases.BaseOwners(baseMemory, n, s)),
-    ("MemoryPool as MemoryPool<byte>: new", (n, s) => Cases.AbstractMemory<Cases.NewTag>(newMemoryAbstract, n, s)),
-    ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => Cases.AbstractMemory<Cases.BaseTag>(baseMemoryAbstract, n, s)),
-    ("MemoryPool, Dispose() without using: new", (n, s) => Cases.PlainDispose<Cases.NewTag>(newMemoryAbstract, n, s)),
-    ("MemoryPool, Dispose() without using: baseline", (n, s) => Cases.PlainDispose<Cases.BaseTag>(baseMemoryAbstract, n, s)),
-    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => Cases.AbstractMemory<Cases.NewNativeTag>(newNative, n, s)),
-    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => Cases.AbstractMemory<Cases.BaseNativeTag>(baseNative, n, s)),
-    ("MemoryPool: bursts of 512: new", (n, s) => InterleavedRounds.MemoryBursts<Cases.NewTag>(newMemoryAbstract, n, s)),
-    ("MemoryPool: bursts of 512: baseline", (n, s) => InterleavedRounds.MemoryBursts<Cases.BaseTag>(baseMemoryAbstract, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => InterleavedRounds.MemoryBursts<Cases.NewNativeTag>(newNative, n, s)),
-    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => InterleavedRounds.MemoryBursts<Cases.BaseNativeTag>(baseNative, n, s)),
+    ("MemoryPool as MemoryPool<byte>: new", (n, s) => CaseLoops.AbstractMemory<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool as MemoryPool<byte>: baseline", (n, s) => CaseLoops.AbstractMemory<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: new", (n, s) => CaseLoops.PlainDispose<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool, Dispose() without using: baseline", (n, s) => CaseLoops.PlainDispose<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: new", (n, s) => CaseLoops.AbstractMemory<Cases.NewNativeTag>(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool as MemoryPool<byte>: baseline", (n, s) => CaseLoops.AbstractMemory<Cases.BaseNativeTag>(baseNative, n, s)),
+    ("MemoryPool: bursts of 512: new", (n, s) => CaseLoops.MemoryBursts<Cases.NewTag>(newMemoryAbstract, n, s)),
+    ("MemoryPool: bursts of 512: baseline", (n, s) => CaseLoops.MemoryBursts<Cases.BaseTag>(baseMemoryAbstract, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => CaseLoops.MemoryBursts<Cases.NewNativeTag>(newNative, n, s)),
+    ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => CaseLoops.MemoryBursts<Cases.BaseNativeTag>(baseNative, n, s)),
 };
 
 foreach (int size in sizes)
@@ -78,23 +78,9 @@ foreach (int size in sizes)
     Console.WriteLine();
 }
 
-/// <summary>One method (or one instantiation of a generic one) per case, so that every call site profiles one pool type.</summary>
+/// <summary>The loops over a concrete pool type, one method per type (the others are CaseLoops', instantiated per tag), so that every call site profiles one pool type.</summary>
 internal static class Cases
 {
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long SharedArrays(int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] a = ArrayPool<byte>.Shared.Rent(size);
-            sum += a.Length;
-            ArrayPool<byte>.Shared.Return(a);
-        }
-
-        return sum;
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static long NewArrays(NewArrays pool, int n, int size)
     {
@@ -118,19 +104,6 @@ internal static class Cases
             byte[] a = pool.Rent(size);
             sum += a.Length;
             pool.Return(a);
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long SharedMemory(int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = MemoryPool<byte>.Shared.Rent(size);
-            sum += owner.Memory.Length;
         }
 
         return sum;
@@ -162,9 +135,7 @@ internal static class Cases
         return sum;
     }
 
-    // The loops through the abstract types are one generic method each, instantiated once per case
-    // over a tag struct: each instantiation has its own code, so its call sites profile one pool
-    // type (a shared method, or a shared inlined helper, would see both and devirtualize one).
+    // Tags of the cases that run CaseLoops' generic loops (one instantiation, so one profile, each).
     internal struct NewTag;
 
     internal struct BaseTag;
@@ -172,49 +143,4 @@ internal static class Cases
     internal struct NewNativeTag;
 
     internal struct BaseNativeTag;
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long AbstractArrays<TTag>(ArrayPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] a = pool.Rent(size);
-            sum += a.Length;
-            pool.Return(a);
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long AbstractMemory<TTag>(MemoryPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-        }
-
-        return sum;
-    }
-
-    // Pipelines and Kestrel dispose their owners with a plain call, no try/finally around the use.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long PlainDispose<TTag>(MemoryPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
-            owner.Dispose();
-        }
-
-        return sum;
-    }
 }

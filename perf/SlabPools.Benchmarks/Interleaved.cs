@@ -47,14 +47,14 @@ internal static class Interleaved
 
         var cases = new List<Case>
         {
-            new("ArrayPool.Shared", "array", static (n, size) => SharedArrays(n, size)),
-            new("ArrayPool.Shared as ArrayPool<byte>", "array", (n, size) => AbstractArrays<SharedTag>(sharedArraysAbstract, n, size)),
+            new("ArrayPool.Shared", "array", static (n, size) => CaseLoops.SharedArrays(n, size)),
+            new("ArrayPool.Shared as ArrayPool<byte>", "array", (n, size) => CaseLoops.AbstractArrays<SharedTag>(sharedArraysAbstract, n, size)),
             new("SlabArrayPool", "array", (n, size) => SlabArrays(slabArrays, n, size)),
-            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => AbstractArrays<SlabTag>(slabArraysAbstract, n, size)),
-            new("MemoryPool.Shared", "memory", static (n, size) => SharedMemory(n, size)),
-            new("KestrelPool", "memory", (n, size) => AbstractMemory<KestrelTag>(kestrelPool, n, size)),
+            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => CaseLoops.AbstractArrays<SlabTag>(slabArraysAbstract, n, size)),
+            new("MemoryPool.Shared", "memory", static (n, size) => CaseLoops.SharedMemory(n, size)),
+            new("KestrelPool", "memory", (n, size) => CaseLoops.AbstractMemory<KestrelTag>(kestrelPool, n, size)),
             new("SlabMemoryPool.RentOwner", "memory", (n, size) => SlabOwners(slabMemory, n, size)),
-            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => AbstractMemory<SlabTag>(slabMemoryAbstract, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => CaseLoops.AbstractMemory<SlabTag>(slabMemoryAbstract, n, size)),
             new("NativeBufferPool", "memory", (n, size) => NativeMemory(slabNative, n, size)),
         };
 
@@ -105,12 +105,12 @@ internal static class Interleaved
     {
         var cases = new List<Case>
         {
-            new("KestrelPool", "memory", (n, size) => InterleavedRounds.MemoryBursts<KestrelTag>(kestrelPool, n, size)),
-            new("MemoryPool.Shared", "memory", static (n, size) => InterleavedRounds.MemoryBursts<SharedTag>(MemoryPool<byte>.Shared, n, size)),
-            new("ArrayPool.Shared", "array", static (n, size) => ArrayBursts<SharedTag>(ArrayPool<byte>.Shared, n, size)),
-            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => InterleavedRounds.MemoryBursts<SlabTag>(slabMemory, n, size)),
-            new("NativeBufferPool as MemoryPool<byte>", "memory", (n, size) => InterleavedRounds.MemoryBursts<NativeTag>(slabNative, n, size)),
-            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => ArrayBursts<SlabTag>(slabArrays, n, size)),
+            new("KestrelPool", "memory", (n, size) => CaseLoops.MemoryBursts<KestrelTag>(kestrelPool, n, size)),
+            new("MemoryPool.Shared", "memory", static (n, size) => CaseLoops.MemoryBursts<SharedTag>(MemoryPool<byte>.Shared, n, size)),
+            new("ArrayPool.Shared", "array", static (n, size) => CaseLoops.ArrayBursts<SharedTag>(ArrayPool<byte>.Shared, n, size)),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", (n, size) => CaseLoops.MemoryBursts<SlabTag>(slabMemory, n, size)),
+            new("NativeBufferPool as MemoryPool<byte>", "memory", (n, size) => CaseLoops.MemoryBursts<NativeTag>(slabNative, n, size)),
+            new("SlabArrayPool as ArrayPool<byte>", "array", (n, size) => CaseLoops.ArrayBursts<SlabTag>(slabArrays, n, size)),
         };
 
         (List<double>[] ns, long[] bytes, int rounds) = InterleavedRounds.Run(cases.Select(c => c.Run).ToArray(), KestrelPool.BlockSize, seconds);
@@ -133,7 +133,7 @@ internal static class Interleaved
         return table.ToString();
     }
 
-    private const int BurstDepth = InterleavedRounds.BurstDepth;
+    private const int BurstDepth = CaseLoops.BurstDepth;
 
     private struct KestrelTag;
 
@@ -143,51 +143,11 @@ internal static class Interleaved
 
     private struct NativeTag;
 
-    [ThreadStatic]
-    private static byte[][]? t_arrays;
-
-    // n buffers, rounded down to whole bursts (the same for every case of a round); the memory
-    // pools' loop is InterleavedRounds.MemoryBursts, shared with perf/ab.sh.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long ArrayBursts<TTag>(ArrayPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        byte[][] held = t_arrays ??= new byte[BurstDepth][];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                pool.Return(held[i]);
-            }
-        }
-
-        return sum;
-    }
-
     private static int Index(Case[] cases, string name) => Array.FindIndex(cases, c => c.Name == name);
 
-    // One batch each: rent and return n times. Every case has a method of its own (NoInlining), so
-    // that its call sites profile one pool type, as a service's code would.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long SharedArrays(int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] array = ArrayPool<byte>.Shared.Rent(size);
-            sum += array.Length;
-            ArrayPool<byte>.Shared.Return(array);
-        }
-
-        return sum;
-    }
+    // One batch each over a concrete pool type (the shared and abstract-type loops are CaseLoops'):
+    // every case has a method of its own (NoInlining), so that its call sites profile one pool
+    // type, as a service's code would.
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static long SlabArrays(SlabArrayPool pool, int n, int size)
@@ -198,51 +158,6 @@ internal static class Interleaved
             byte[] array = pool.Rent(size);
             sum += array.Length;
             pool.Return(array);
-        }
-
-        return sum;
-    }
-
-    // Through the abstract type (a service given the pool by dependency injection): one generic
-    // loop, instantiated per case over a tag struct, so that each instantiation's call sites
-    // profile one pool type and guarded devirtualization inlines it, as in a service's code.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long AbstractArrays<TTag>(ArrayPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            byte[] array = pool.Rent(size);
-            sum += array.Length;
-            pool.Return(array);
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long SharedMemory(int n, int size)
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = MemoryPool<byte>.Shared.Rent(size);
-            sum += owner.Memory.Length;
-        }
-
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static long AbstractMemory<TTag>(MemoryPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        long sum = 0;
-        for (int i = 0; i < n; i++)
-        {
-            using IMemoryOwner<byte> owner = pool.Rent(size);
-            sum += owner.Memory.Length;
         }
 
         return sum;

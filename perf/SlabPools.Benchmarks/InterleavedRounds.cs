@@ -1,9 +1,7 @@
 using System;
-using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
-using System.Runtime.CompilerServices;
 
 namespace SlabPools.Benchmarks;
 
@@ -64,41 +62,6 @@ internal static class InterleavedRounds
         }
 
         return (ns, bytes, counted);
-    }
-
-    /// <summary>Buffers per burst in <see cref="MemoryBursts{TTag}"/>.</summary>
-    internal const int BurstDepth = 512;
-
-    [ThreadStatic]
-    private static IMemoryOwner<byte>[]? t_held;
-
-    /// <summary>
-    /// Bursts (the benchmark suite's scenario 2): rents <see cref="BurstDepth"/> buffers, then
-    /// disposes them all; <paramref name="n"/> buffers in all, rounded down to whole bursts (the
-    /// same for every case of a round). Instantiate it once per case over a tag struct: each
-    /// instantiation has code of its own, so its call sites profile one pool type.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static long MemoryBursts<TTag>(MemoryPool<byte> pool, int n, int size)
-        where TTag : struct
-    {
-        IMemoryOwner<byte>[] held = t_held ??= new IMemoryOwner<byte>[BurstDepth];
-        long sum = 0;
-        for (int done = 0; done + BurstDepth <= n; done += BurstDepth)
-        {
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i] = pool.Rent(size);
-                sum += held[i].Memory.Length;
-            }
-
-            for (int i = 0; i < BurstDepth; i++)
-            {
-                held[i].Dispose();
-            }
-        }
-
-        return sum;
     }
 
     /// <summary>The median (NaN for none).</summary>
