@@ -61,11 +61,7 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Pools.NativeMemoryOwner RentOwner(int minBufferSize = -1)
     {
-        if ((uint)(minBufferSize - 1) >= SizeClasses.MaxSize)
-        {
-            // -1 and 0 (Kestrel's Rent()) inline: the default size, a constant once inlined.
-            minBufferSize = (uint)(minBufferSize + 1) <= 1 ? DefaultBufferSize : Pools.PoolArguments.ThrowSize(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
-        }
+        minBufferSize = Pools.PoolArguments.SizeOrDefault(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
 
         int index = Pools.SlotPool<Pools.NativeMemoryOwner>.ClassIndexOf(minBufferSize);
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers

@@ -55,11 +55,7 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public SlabMemoryOwner RentOwner(int minBufferSize = -1)
     {
-        if ((uint)(minBufferSize - 1) >= SizeClasses.MaxSize)
-        {
-            // -1 and 0 (Kestrel's Rent()) inline: the default size, a constant once inlined.
-            minBufferSize = (uint)(minBufferSize + 1) <= 1 ? DefaultBufferSize : PoolArguments.ThrowSize(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
-        }
+        minBufferSize = PoolArguments.SizeOrDefault(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
 
         int index = SlotPool<SlabMemoryOwner>.ClassIndexOf(minBufferSize);
         MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
@@ -90,6 +86,22 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
 /// <summary>Argument rules shared by the pools.</summary>
 internal static class PoolArguments
 {
+    /// <summary>
+    /// The size a memory pool serves for <paramref name="size"/>: itself for 1..max, the default for
+    /// -1 and 0 (Kestrel's <c>Rent()</c>); throws otherwise. Inlined, so that the default is a
+    /// constant and only the throw is a call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int SizeOrDefault(int size, int max, int defaultSize)
+    {
+        if ((uint)(size - 1) >= (uint)max)
+        {
+            size = (uint)(size + 1) <= 1 ? defaultSize : ThrowSize(size, max, defaultSize);
+        }
+
+        return size;
+    }
+
     /// <summary>Throws for a size outside 1..max that is not -1 or 0 (the default size); declared to return one so that it fits an expression.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static int ThrowSize(int size, int max, int defaultSize) =>
