@@ -4,6 +4,7 @@
 # moments of the machine for both sides, which separate BenchmarkDotNet runs cannot give on a
 # shared machine. Prints markdown tables; the "new / baseline" column is the change's effect.
 #   perf/ab.sh <baseline-commit> [seconds-per-size] [sizes, comma-separated]
+# Cases: rent+return typed and through the abstract types, plain Dispose, NativeBufferPool, bursts of 512.
 # Defaults: 8 seconds for each of 3000,4096 bytes. Uncommitted changes count as "new".
 set -euo pipefail
 cd "$(dirname "$0")/.."

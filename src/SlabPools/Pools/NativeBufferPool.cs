@@ -64,22 +64,30 @@ public sealed class NativeBufferPool : MemoryPool<byte>
         minBufferSize = Pools.PoolArguments.SizeOrDefault(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
 
         int index = Pools.SlotPool<Pools.NativeMemoryOwner>.ClassIndexOf(minBufferSize);
-        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-        if (HotTier<Pools.NativeMemoryOwner>.TryTake(table, _hotId, index, out Pools.NativeMemoryOwner owner))
+        HotState<Pools.NativeMemoryOwner>? hot = HotTier<Pools.NativeMemoryOwner>.Primary;
+        if (HotTier<Pools.NativeMemoryOwner>.TryTake(hot, _hotId, index, out Pools.NativeMemoryOwner owner))
         {
             return owner.RentFromCache();
         }
 
-        return RentFromMagazines(table, index);
+        return RentFromMagazines(hot, index);
     }
 
-    // The hot slot was empty: the magazines' fast path, by id, with the concrete owner type (the
+    // The primary hot state had nothing (it may be another pool's; then this pool's state is in
+    // the thread's table): the magazines' fast path, by id, with the concrete owner type (the
     // shared generic SlotPool could only reach the owner through its interface).
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Pools.NativeMemoryOwner RentFromMagazines(MagazineBase?[]? table, int index) =>
-        ThreadCache<Pools.NativeMemoryOwner>.TryPop(table, _magazineIds[index], out Pools.NativeMemoryOwner owner)
-            ? owner.RentFromCache()
-            : _slots.RentSlow(index).MarkRented();
+    private Pools.NativeMemoryOwner RentFromMagazines(HotState<Pools.NativeMemoryOwner>? primary, int index)
+    {
+        MagazineBase?[]? table = HotTier<Pools.NativeMemoryOwner>.TableOf(primary);
+        if (HotTier<Pools.NativeMemoryOwner>.TryTake(HotTier<Pools.NativeMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out Pools.NativeMemoryOwner owner)
+            || ThreadCache<Pools.NativeMemoryOwner>.TryPop(table, _magazineIds[index], out owner))
+        {
+            return owner.RentFromCache();
+        }
+
+        return _slots.RentSlow(index).MarkRented();
+    }
 
     /// <summary>Allocates <paramref name="size"/> bytes of native memory (at least 16 bytes are reserved).</summary>
     /// <returns>The address; free it with <see cref="Free"/>. The memory is not zeroed.</returns>

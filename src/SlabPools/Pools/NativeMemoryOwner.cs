@@ -139,10 +139,10 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
         if (_link.HotId >= 0)
         {
             // As SlabMemoryOwner.Dispose: the slot becomes free, its next owner goes to the hot slot.
-            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, _classIndex, out MagazineBase?[]? table);
+            NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, _classIndex, out HotState<NativeMemoryOwner>? hot);
             if (displaced is not null)
             {
-                SlotPool<NativeMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
+                SlotPool<NativeMemoryOwner>.PushToMagazine(hot!, displaced._link.MagazineId, displaced);
             }
 
             return;

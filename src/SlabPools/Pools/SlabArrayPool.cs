@@ -74,20 +74,20 @@ public sealed class SlabArrayPool : ArrayPool<byte>
         // (RentFromMagazine, and PushToMagazine on return). Inlined, their code kept more values
         // alive across the thread-static read and the return's write barrier, and the spills cost a
         // rent+return pair about a fifth of its time (perf/interleaved.sh).
-        // The thread's table is read on every path, before the branch: then a caller's Return
-        // inlined after this Rent reuses the thread-static base instead of reading it again (a
-        // call on Linux); read inside the branch, it cost the pair about a fifth more (perf/ab.sh).
-        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
+        // The thread's primary hot state is read on every path, before the branch: then a caller's
+        // Return inlined after this Rent reuses the thread-static base instead of reading it again
+        // (a call on Linux); read inside the branch, it cost the pair about a fifth more (perf/ab.sh).
+        HotState<byte[]>? hot = HotTier<byte[]>.Primary;
         if ((uint)(minimumLength - 1) < (uint)SizeClasses.MaxSize)
         {
             // 1..MaxSize: always a class (0 and negative lengths, and larger ones, go the slow way).
             int index = SizeClasses.IndexOfInRange(minimumLength);
-            if (HotTier<byte[]>.TryTake(table, _hotId, index, out byte[] array))
+            if (HotTier<byte[]>.TryTake(hot, _hotId, index, out byte[] array))
             {
                 return Handout(array, index);
             }
 
-            return RentFromMagazine(table, index);
+            return RentFromMagazine(hot, index);
         }
 
         return RentSlow(minimumLength);
@@ -113,11 +113,18 @@ public sealed class SlabArrayPool : ArrayPool<byte>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReportWrittenAfterReturn(int index, byte[] array) => CacheFor(index).ReportWrittenAfterReturn(array, null);
 
-    // The hot slot was empty: the calling thread's magazine of the class, else the slow path.
+    // The primary hot state had nothing (it may be another pool's, then this pool's state is in the
+    // thread's table): the calling thread's magazine of the class, else the slow path.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private byte[] RentFromMagazine(MagazineBase?[]? table, int index)
+    private byte[] RentFromMagazine(HotState<byte[]>? primary, int index)
     {
-        if (ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out byte[] array))
+        MagazineBase?[]? table = HotTier<byte[]>.TableOf(primary);
+        if (HotTier<byte[]>.TryTake(HotTier<byte[]>.OffPrimary(table, primary, _hotId), _hotId, index, out byte[] array))
+        {
+            return Handout(array, index);
+        }
+
+        if (ThreadCache<byte[]>.TryPop(table, _inlineIds[index], out array))
         {
             return Handout(array, index);
         }
@@ -175,24 +182,44 @@ public sealed class SlabArrayPool : ArrayPool<byte>
                     }
 
                     ArraySlabCache.MarkOf(array) = ArraySlabCache.s_mark;
-                    MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-                    if (HotTier<byte[]>.TryPut(table, _hotId, index, array, out byte[]? displaced))
+                    HotState<byte[]>? hot = HotTier<byte[]>.Primary;
+                    if (HotTier<byte[]>.TryPut(hot, _hotId, index, array, out byte[]? displaced))
                     {
-                        if (displaced is null)
+                        if (displaced is not null)
                         {
-                            return;
+                            PushToMagazine(hot!.ThreadTable, index, displaced); // the slot's previous array goes down
                         }
 
-                        array = displaced; // the slot's previous array goes down to the magazine
+                        return;
                     }
 
-                    PushToMagazine(table, index, array);
+                    ReturnOffPrimary(hot, index, array);
                     return;
                 }
             }
         }
 
         ReturnSlow(array!, clearArray);
+    }
+
+    // The primary hot state is another pool's, or there is none yet, or a flush is in progress: a
+    // returned array, free and marked, goes to this pool's hot state in the thread's table, else
+    // down to the magazine.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnOffPrimary(HotState<byte[]>? primary, int index, byte[] array)
+    {
+        MagazineBase?[]? table = HotTier<byte[]>.TableOf(primary);
+        if (HotTier<byte[]>.TryPut(HotTier<byte[]>.OffPrimary(table, primary, _hotId), _hotId, index, array, out byte[]? displaced))
+        {
+            if (displaced is null)
+            {
+                return;
+            }
+
+            array = displaced;
+        }
+
+        PushToMagazine(table, index, array);
     }
 
     // The hot slot was taken (or the thread has none yet): a returned array, free and marked, goes

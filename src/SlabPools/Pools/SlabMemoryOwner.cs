@@ -101,10 +101,10 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
         {
             // A plain cache with a hot tier: the slot becomes free here and its next owner goes to
             // the thread's hot slot, the one it displaces (if any) down to the magazines.
-            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, _classIndex, out MagazineBase?[]? table);
+            SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, _classIndex, out HotState<SlabMemoryOwner>? hot);
             if (displaced is not null)
             {
-                SlotPool<SlabMemoryOwner>.PushToMagazine(table, displaced._link.MagazineId, displaced);
+                SlotPool<SlabMemoryOwner>.PushToMagazine(hot!, displaced._link.MagazineId, displaced);
             }
 
             return;

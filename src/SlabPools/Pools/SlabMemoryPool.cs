@@ -58,22 +58,30 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
         minBufferSize = PoolArguments.SizeOrDefault(minBufferSize, SizeClasses.MaxSize, DefaultBufferSize);
 
         int index = SlotPool<SlabMemoryOwner>.ClassIndexOf(minBufferSize);
-        MagazineBase?[]? table = ThreadCacheTable.t_table; // read once for both tiers
-        if (HotTier<SlabMemoryOwner>.TryTake(table, _hotId, index, out SlabMemoryOwner owner))
+        HotState<SlabMemoryOwner>? hot = HotTier<SlabMemoryOwner>.Primary;
+        if (HotTier<SlabMemoryOwner>.TryTake(hot, _hotId, index, out SlabMemoryOwner owner))
         {
             return owner.RentFromCache();
         }
 
-        return RentFromMagazines(table, index);
+        return RentFromMagazines(hot, index);
     }
 
-    // The hot slot was empty: the magazines' fast path, by id, with the concrete owner type (the
+    // The primary hot state had nothing (it may be another pool's; then this pool's state is in
+    // the thread's table): the magazines' fast path, by id, with the concrete owner type (the
     // shared generic SlotPool could only reach the owner through its interface).
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private SlabMemoryOwner RentFromMagazines(MagazineBase?[]? table, int index) =>
-        ThreadCache<SlabMemoryOwner>.TryPop(table, _magazineIds[index], out SlabMemoryOwner owner)
-            ? owner.RentFromCache()
-            : _slots.RentSlow(index).MarkRented();
+    private SlabMemoryOwner RentFromMagazines(HotState<SlabMemoryOwner>? primary, int index)
+    {
+        MagazineBase?[]? table = HotTier<SlabMemoryOwner>.TableOf(primary);
+        if (HotTier<SlabMemoryOwner>.TryTake(HotTier<SlabMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out SlabMemoryOwner owner)
+            || ThreadCache<SlabMemoryOwner>.TryPop(table, _magazineIds[index], out owner))
+        {
+            return owner.RentFromCache();
+        }
+
+        return _slots.RentSlow(index).MarkRented();
+    }
 
     /// <summary>Does nothing: the memory belongs to the allocator.</summary>
     protected override void Dispose(bool disposing)

@@ -260,43 +260,70 @@ internal sealed class SlotPool<TOwner>
     /// <param name="slab">The slot's slab.</param>
     /// <param name="link">The disposing owner's link.</param>
     /// <param name="classIndex">The slot's size class.</param>
-    /// <param name="table">The thread's table as read here, for the caller's <see cref="PushToMagazine"/>.</param>
+    /// <param name="hot">The thread's primary hot state, for the caller's <see cref="PushToMagazine(HotState{TOwner}, int, TOwner)"/>.</param>
     /// <returns>
     /// The owner the hot slot held before, whose slot the caller sends down with
-    /// <see cref="PushToMagazine"/> (passing that owner's fields: no interface call on this path); null
-    /// when the slot was empty or the thread had no hot state (then the slot went down already).
+    /// <see cref="PushToMagazine(HotState{TOwner}, int, TOwner)"/> (passing that owner's fields: no
+    /// interface call on this path); null when the slot was empty or the thread's primary hot state
+    /// was not this pool's (then the slot went where it belongs already).
     /// </returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TOwner? ReturnToHot(nint address, Slab slab, in OwnerLink<TOwner> link, int classIndex, out MagazineBase?[]? table)
+    internal static TOwner? ReturnToHot(nint address, Slab slab, in OwnerLink<TOwner> link, int classIndex, out HotState<TOwner>? hot)
     {
         FreeCookie.Mark(address);
-        table = ThreadCacheTable.t_table; // read once for both tiers
-        if (HotTier<TOwner>.TryPut(table, link.HotId, classIndex, link.Next, out TOwner? displaced))
+        hot = HotTier<TOwner>.Primary;
+        if (HotTier<TOwner>.TryPut(hot, link.HotId, classIndex, link.Next, out TOwner? displaced))
         {
             return displaced;
         }
 
-        ReturnWithoutHotState(slab, link.Next, link.MagazineId);
+        ReturnOffPrimary(hot, slab, link.Next, link.HotId, classIndex, link.MagazineId);
         return null;
     }
 
-    // The thread had no hot state (or a flush was in progress): give it one, and send the slot down.
+    // The thread's primary hot state is another pool's (or there is none, or a flush is in
+    // progress): this pool's state in the thread's table takes the owner, the one it displaces
+    // goes down to the magazine (every owner of one class of one pool has the same magazine id);
+    // with no state, the thread is given one and the owner goes down.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ReturnWithoutHotState(Slab slab, TOwner next, int magazineId)
+    private static void ReturnOffPrimary(HotState<TOwner>? primary, Slab slab, TOwner next, int hotId, int classIndex, int magazineId)
     {
-        ((HotTier<TOwner>)slab.Cache.PoolHotTier!).OnSlowPath();
-        PushToMagazine(ThreadCacheTable.t_table, magazineId, next);
+        MagazineBase?[]? table = HotTier<TOwner>.TableOf(primary);
+        HotState<TOwner>? own = HotTier<TOwner>.OffPrimary(table, primary, hotId);
+        if (HotTier<TOwner>.TryPut(own, hotId, classIndex, next, out TOwner? displaced))
+        {
+            if (displaced is not null)
+            {
+                PushToMagazine(table, magazineId, displaced);
+            }
+
+            return;
+        }
+
+        if (own is null)
+        {
+            ((HotTier<TOwner>)slab.Cache.PoolHotTier!).OnSlowPath();
+        }
+
+        PushToMagazine(table, magazineId, next);
     }
+
+    /// <summary>
+    /// An owner displaced from the hot slot of <paramref name="hot"/> (the thread's primary state, as
+    /// <see cref="ReturnToHot"/> gave it) by a Dispose goes down to the calling thread's magazine
+    /// <paramref name="magazineId"/> (the displaced owner's own field, passed by the caller).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void PushToMagazine(HotState<TOwner> hot, int magazineId, TOwner next) => PushToMagazine(hot.ThreadTable, magazineId, next);
 
     /// <summary>
     /// The slow half of an owner's Dispose with a hot tier: a free slot's next owner
     /// <paramref name="next"/> goes down to the magazines (id <paramref name="magazineId"/>), because
     /// the hot slot held it and was taken by another (displaced), or the thread has no hot state
-    /// yet. The owners pass their fields (no interface call here) and the thread's table as they
-    /// read it for the hot tier (null: read it again).
+    /// yet. The owners pass their fields (no interface call here) and the thread's table.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static void PushToMagazine(MagazineBase?[]? table, int magazineId, TOwner next)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PushToMagazine(MagazineBase?[]? table, int magazineId, TOwner next)
     {
         if (!ThreadCache<TOwner>.TryPush(table, magazineId, next))
         {

@@ -37,6 +37,12 @@ internal abstract class MagazineBase
     internal long Hits;           // owner only; read racily for statistics
     internal long Misses;         // owner's slow path only; read racily for statistics
 
+    // The owner thread's table (ThreadCacheTable.t_table) that holds this entry: set by Store, kept
+    // current by TableFor when it grows the table; owner only. A hot state's pool reaches the
+    // thread's magazines through it on its outlined paths without another thread-static read (a
+    // call on Linux).
+    internal MagazineBase?[]? ThreadTable;
+
     protected MagazineBase(Thread owner) => Owner = owner;
 
     /// <summary>
@@ -156,9 +162,20 @@ internal static class ThreadCacheTable
             var bigger = new MagazineBase?[Math.Max(id + 1, (table?.Length ?? 8) * 2)];
             table?.CopyTo(bigger, 0);
             t_table = table = bigger;
+            foreach (MagazineBase? entry in bigger)
+            {
+                entry?.ThreadTable = bigger;
+            }
         }
 
         return table;
+    }
+
+    /// <summary>Puts <paramref name="entry"/> at <paramref name="id"/> of the calling thread's <paramref name="table"/> (from <see cref="TableFor"/>).</summary>
+    internal static void Store(MagazineBase?[] table, int id, MagazineBase entry)
+    {
+        table[id] = entry;
+        entry.ThreadTable = table;
     }
 
     /// <summary>
@@ -455,7 +472,7 @@ internal sealed class ThreadCache<T> : IThreadCache
             _magazines.Add(m);
         }
 
-        table[_id] = m;
+        ThreadCacheTable.Store(table, _id, m);
         return m;
     }
 

@@ -6,6 +6,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Microsoft.Extensions.Time.Testing;
+using SlabPools.Pools;
+using SlabPools.Slabs;
 using SlabPools.Tests.Infrastructure;
 using Xunit;
 
@@ -77,6 +79,87 @@ public class HotTierTests
         Assert.Equal(1, Info(allocator, pool).ActiveObjects);
         Assert.Equal(fastBefore + 1, Info(allocator, pool).FastAllocations);
         returnSecond();
+    }
+
+    // The calling thread's primary hot state of the pool's kind (the first pool of the kind it used,
+    // until that pool closes): its tier and whether it is retired; null before the thread has one.
+    private static (int TierId, bool Retired)? Primary(Pool pool) => pool switch
+    {
+        Pool.Array => Describe(HotTier<byte[]>.Primary),
+        Pool.Memory => Describe(HotTier<SlabMemoryOwner>.Primary),
+        _ => Describe(HotTier<NativeMemoryOwner>.Primary),
+    };
+
+    private static (int TierId, bool Retired)? Describe<T>(HotState<T>? state)
+        where T : class => state is null ? null : (state.TierId, state.Retired);
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void Two_pools_of_one_kind_on_one_thread_each_keep_their_own_hot_buffer(Pool pool)
+    {
+        using SlabAllocator first = NewAllocator();
+        using SlabAllocator second = NewAllocator();
+        Run.OnNewThread(() =>
+        {
+            // The first pool the new thread uses is its primary (found from the thread-static); the
+            // second's hot state is found through the thread's table, on its outlined paths.
+            Assert.Null(Primary(pool));
+            (Memory<byte> _, object a, Action giveA) = Rent(first, pool);
+            giveA();
+            (int TierId, bool Retired)? primary = Primary(pool);
+            Assert.NotNull(primary);
+            (Memory<byte> _, object b, Action giveB) = Rent(second, pool);
+            giveB();
+            Assert.Equal(primary, Primary(pool)); // the second pool did not take the primary's place
+
+            for (int round = 0; round < 3; round++)
+            {
+                long fastFirst = Info(first, pool).FastAllocations;
+                long fastSecond = Info(second, pool).FastAllocations;
+                (Memory<byte> _, object againA, Action returnA) = Rent(first, pool);
+                (Memory<byte> _, object againB, Action returnB) = Rent(second, pool);
+                Assert.Equal(a, againA); // each pool's hot slot kept its own buffer
+                Assert.Equal(b, againB);
+                Assert.Equal(fastFirst + 1, Info(first, pool).FastAllocations);
+                Assert.Equal(fastSecond + 1, Info(second, pool).FastAllocations);
+                returnB();
+                returnA();
+            }
+        });
+
+        Assert.Equal(0, Info(first, pool).ActiveObjects);
+        Assert.Equal(0, Info(second, pool).ActiveObjects);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllPools))]
+    public void When_the_threads_primary_pool_is_disposed_the_next_pool_it_uses_takes_its_place(Pool pool)
+    {
+        using SlabAllocator second = NewAllocator();
+        Run.OnNewThread(() =>
+        {
+            SlabAllocator first = NewAllocator();
+            Rent(first, pool).Return();
+            (int TierId, bool Retired) before = Primary(pool)!.Value;
+            Rent(second, pool).Return();
+            first.Dispose();
+            Assert.Equal((before.TierId, true), Primary(pool));
+
+            // The next operation of the second pool finds its state in the table and promotes it.
+            (Memory<byte> _, object b, Action giveB) = Rent(second, pool);
+            giveB();
+            (int TierId, bool Retired) after = Primary(pool)!.Value;
+            Assert.False(after.Retired);
+            Assert.NotEqual(before.TierId, after.TierId);
+
+            long fast = Info(second, pool).FastAllocations;
+            (Memory<byte> _, object again, Action giveAgain) = Rent(second, pool);
+            Assert.Equal(b, again);
+            Assert.Equal(fast + 1, Info(second, pool).FastAllocations);
+            giveAgain();
+        });
+
+        Assert.Equal(0, Info(second, pool).ActiveObjects);
     }
 
     [Theory]
