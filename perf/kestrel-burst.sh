@@ -3,45 +3,67 @@
 # Kestrel's own pool and SlabPools round after round, for a throughput ratio that one pair of runs
 # cannot give on a shared machine (the same server varies by 20% from run to run). Each round
 # starts both servers afresh, in alternating order; prints each round's ratio and the median.
-#   perf/kestrel-burst.sh [rounds] [seconds-per-run]
+#   perf/kestrel-burst.sh [rounds] [seconds-per-run] [baseline-commit]
 # Defaults: 6 rounds of 20 s per server (about 6 minutes). Writes perf/results/kestrel-burst.md.
+# With a baseline commit, the other side is not Kestrel's pool but SlabPools as that commit built
+# it (a change's effect on this load); writes perf/results/kestrel-burst-ab.md instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-6}"
 duration="${2:-20}"
+base="${3:-}"
 path="/download?mb=4"
 source perf/lib/kestrel-server.sh
 build_demo
 
+# The reference side: Kestrel's pool, or SlabPools at the baseline commit (its own build of the demo).
+ref_pool=kestrel ref_app="$app" ref_name="kestrel" out=perf/results/kestrel-burst.md
+if [ -n "$base" ]; then
+  tmp=$(mktemp -d)
+  trap 'git worktree remove --force "$tmp/baseline" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+  git worktree add --detach -q "$tmp/baseline" "$base"
+  dotnet build "$tmp/baseline/samples/KestrelDemo" -c Release -v q -nologo >/dev/null
+  ref_pool=slabpools ref_app="$tmp/baseline/$app" ref_name="baseline $(git -C "$tmp/baseline" rev-parse --short HEAD)"
+  out=perf/results/kestrel-burst-ab.md
+fi
+
+# Prints "<requests/s> <MiB/s>". The ratio is taken from the bytes (wrk's Transfer/sec, which counts
+# the bytes of responses still under way), not from requests/s: the 512 connections share the
+# server fairly, so their downloads finish in waves of about 512, and requests/s moves in steps
+# of a wave per run (25 requests/s in 20 s, 5-7%), which alone made single rounds read 0.89 or 1.13.
 measure() {
   local pool="$1" port="$2"
-  start_server "$pool" "$port" "$path"
-  wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path" | awk '/Requests\/sec/ {print $2}'
+  app="${3:-$app}"   # this runs in a subshell: the change stays in it
+  start_server "$pool" "$port" "$path" || return 1
+  local report; report=$(wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path")
+  echo "$(echo "$report" | awk '/Requests\/sec/ {print $2}') $(echo "$report" | wrk_mib_per_sec)"
   stop_server
 }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ratios=()
 {
-  echo "# Kestrel, 512 connections x 4 MiB downloads: SlabPools against Kestrel's own pool, alternating"
+  echo "# Kestrel, 512 connections x 4 MiB downloads: SlabPools against $ref_name, alternating"
   echo
-  echo "Produced by perf/kestrel-burst.sh $rounds $duration on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit."
+  echo "Produced by perf/kestrel-burst.sh $rounds $duration $base on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
   echo "wrk -t2 -c512 -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
   echo
-  echo "| round | order | kestrel requests/s | slabpools requests/s | slabpools / kestrel |"
-  echo "| ---: | --- | ---: | ---: | ---: |"
+  echo "| round | order | $ref_name requests/s | slabpools requests/s | $ref_name MiB/s | slabpools MiB/s | slabpools / $ref_name (bytes) |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
   for r in $(seq 1 "$rounds"); do
+    # A port of its own for every server: a server still shutting down cannot answer for the next.
+    kport=$((5100 + 2 * r)); sport=$((5101 + 2 * r))
     if (( r % 2 )); then
-      k=$(measure kestrel 5094); s=$(measure slabpools 5095); order="kestrel first"
+      read -r kr kb < <(measure "$ref_pool" "$kport" "$ref_app"); read -r sr sb < <(measure slabpools "$sport"); order="$ref_name first"
     else
-      s=$(measure slabpools 5095); k=$(measure kestrel 5094); order="slabpools first"
+      read -r sr sb < <(measure slabpools "$sport"); read -r kr kb < <(measure "$ref_pool" "$kport" "$ref_app"); order="slabpools first"
     fi
-    ratio=$(echo "$s / $k" | bc -l)
+    ratio=$(echo "$sb / $kb" | bc -l)
     ratios+=("$ratio")
-    printf '| %d | %s | %s | %s | %.2f |\n' "$r" "$order" "$k" "$s" "$ratio"
+    printf '| %d | %s | %s | %s | %s | %s | %.3f |\n' "$r" "$order" "$kr" "$sr" "$kb" "$sb" "$ratio"
   done
   median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
   echo
-  printf 'Median ratio over %d rounds: %.2f (min %.2f, max %.2f)\n' "$rounds" "$median" \
+  printf 'Median ratio (bytes) over %d rounds: %.3f (min %.3f, max %.3f)\n' "$rounds" "$median" \
     "$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)" "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)"
-} | tee perf/results/kestrel-burst.md
+} | tee "$out"

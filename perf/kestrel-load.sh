@@ -22,13 +22,14 @@ run() {
   local before; before=$(rss "$pid")
   local report; report=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$path")
   local rps; rps=$(echo "$report" | awk '/Requests\/sec/ {print $2}')
+  local mib; mib=$(echo "$report" | wrk_mib_per_sec)
   local p99; p99=$(echo "$report" | awk '$1 == "99%" {print $2}')
   local peak; peak=$(hwm "$pid")
   local loaded; loaded=$(rss "$pid")
   sleep "$idle"   # idle: this wait is the measurement of memory given back
   local after; after=$(rss "$pid")
   stop_server
-  printf '| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f |\n' "$label" "$pool" "$path" "$rps" "$p99" \
+  printf '| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.1f |\n' "$label" "$pool" "$path" "$rps" "$mib" "$p99" \
     "$(echo "$before/1024" | bc -l)" "$(echo "$peak/1024" | bc -l)" "$(echo "$loaded/1024" | bc -l)" "$(echo "$after/1024" | bc -l)"
 }
 
@@ -39,9 +40,11 @@ run() {
   echo "slabpools-aggressive: SlabPools with --SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304."
   echo "RSS in MiB: before the run, peak (VmHWM), at the end of the run, and after ${idle} s idle."
   echo
-  echo "| endpoint | transport pool | path | requests/s | p99 | RSS before | RSS peak | RSS loaded | RSS idle |"
-  echo "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"
-  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5091 "/json" "JSON" 64; done
-  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5092 "/download?mb=1" "1 MiB download" 64; done
-  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" 5093 "/download?mb=4" "512 x 4 MiB downloads" 512; done
+  echo "| endpoint | transport pool | path | requests/s | MiB/s | p99 | RSS before | RSS peak | RSS loaded | RSS idle |"
+  echo "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+  # A port of its own for every server: a server still shutting down cannot answer for the next.
+  port=5090
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" $((++port)) "/json" "JSON" 64; done
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" $((++port)) "/download?mb=1" "1 MiB download" 64; done
+  for pool in kestrel slabpools slabpools-aggressive; do run "$pool" $((++port)) "/download?mb=4" "512 x 4 MiB downloads" 512; done
 } | tee "$out/kestrel.md"

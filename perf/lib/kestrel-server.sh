@@ -10,6 +10,16 @@ build_demo() {
 }
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# A wrk report on stdin -> its Transfer/sec in MiB/s (wrk prints it in B, KB, MB or GB of 1024).
+# Unlike requests/s it counts the bytes of responses still under way when the run ends.
+wrk_mib_per_sec() {
+  awk '/Transfer\/sec/ {
+    match($2, /[0-9.]+/); n = substr($2, RSTART, RLENGTH); u = substr($2, RSTART + RLENGTH)
+    m = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1 / 1024 : 1 / 1048576
+    printf "%.1f\n", n * m
+  }'
+}
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 # start_server <pool> <port> <path>: starts the server in the background, waits until it answers,
@@ -23,11 +33,28 @@ start_server() {
   esac
   dotnet "$app" --urls "http://127.0.0.1:$port" --SlabPools:FlushInterval=00:00:10 "${settings[@]}" >/dev/null 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/slabinfo" >/dev/null 2>&1 && break; sleep 0.1; done
+  trap stop_server EXIT   # no server outlives the script, whatever ends it
+  # Up to a minute: on a loaded machine the process can take more than ten seconds to listen.
+  local up=0
+  for _ in $(seq 1 600); do
+    kill -0 "$server_pid" 2>/dev/null || break   # it exited (the port taken?)
+    if curl -fs "http://127.0.0.1:$port/slabinfo" >/dev/null 2>&1; then up=1; break; fi
+    sleep 0.1
+  done
+  # The answer must come from this server, not from one still shutting down on the same port.
+  if (( up )) && ! kill -0 "$server_pid" 2>/dev/null; then up=0; fi
+  if (( ! up )); then
+    echo "kestrel-server: the $pool server on port $port did not start (no answer within a minute, or it exited)" >&2
+    stop_server
+    return 1
+  fi
   wrk -t2 -c64 -d2s "http://127.0.0.1:$port$path" >/dev/null   # warm-up
 }
 
 stop_server() {
-  kill "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
+  if [ -n "${server_pid:-}" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+  fi
 }
