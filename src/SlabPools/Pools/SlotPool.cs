@@ -283,8 +283,10 @@ internal sealed class SlotPool<TOwner>
 
     // The thread's primary hot state is another pool's (or there is none, or a flush is in
     // progress): this pool's state in the thread's table takes the owner, the one it displaces
-    // goes down to the magazine (every owner of one class of one pool has the same magazine id);
-    // with no state, the thread is given one and the owner goes down.
+    // goes down to the magazine (every owner of one class of one pool has the same magazine id).
+    // Otherwise the tier's slow path runs, as it always did here (it gives the thread a state, or
+    // once the tier is closed empties what a busy owner kept through the close), and the owner
+    // goes down.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReturnOffPrimary(HotState<TOwner>? primary, Slab slab, TOwner next, int hotId, int classIndex, int magazineId)
     {
@@ -300,12 +302,8 @@ internal sealed class SlotPool<TOwner>
             return;
         }
 
-        if (own is null)
-        {
-            ((HotTier<TOwner>)slab.Cache.PoolHotTier!).OnSlowPath();
-        }
-
-        PushToMagazine(table, magazineId, next);
+        ((HotTier<TOwner>)slab.Cache.PoolHotTier!).OnSlowPath();
+        PushToMagazine(ThreadCacheTable.t_table, magazineId, next); // read again: the slow path may have grown the table
     }
 
     /// <summary>
