@@ -116,22 +116,10 @@ internal sealed class HotTier<T>
 
     /// <summary>
     /// Fast path: takes the calling thread's hot object of class <paramref name="classIndex"/>
-    /// (0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/>, checked by the caller) from the tier
-    /// whose id is <paramref name="id"/>; false when there is none (or for a negative id).
-    /// </summary>
-    /// <remarks>
-    /// <paramref name="table"/> is the calling thread's table (<c>ThreadCacheTable.t_table</c>), read
-    /// once by the caller for every tier it looks at. The caller guarantees that a non-negative id
-    /// is that of a <see cref="HotTier{T}"/> of this <typeparamref name="T"/>.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryTake(MagazineBase?[]? table, int id, int classIndex, out T item) =>
-        TryTake(Unsafe.As<HotState<T>?>(ThreadCacheTable.Lookup(table, id)), id, classIndex, out item);
-
-    /// <summary>
-    /// As <see cref="TryTake(MagazineBase?[], int, int, out T)"/>, from the state <paramref name="s"/>
-    /// (the thread's <see cref="Primary"/> state, read by the caller): false as well when it is not the
-    /// state of tier <paramref name="id"/>.
+    /// (0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/>, checked by the caller) from
+    /// <paramref name="s"/>, a state of the calling thread (its <see cref="Primary"/> state, or one
+    /// <see cref="OffPrimary"/> found); false when there is none, when <paramref name="s"/> is not the
+    /// state of tier <paramref name="id"/> (or <paramref name="id"/> is negative), or a flush is in progress.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryTake(HotState<T>? s, int id, int classIndex, out T item)
@@ -163,21 +151,12 @@ internal sealed class HotTier<T>
     /// Fast path: makes <paramref name="item"/> (free and marked) the calling thread's hot object of
     /// its class, so the hot slot always holds the most recently freed object (the tier stays LIFO).
     /// </summary>
-    /// <param name="table">The calling thread's table, read once by the caller.</param>
+    /// <param name="s">A state of the calling thread: its <see cref="Primary"/> state, or one <see cref="OffPrimary"/> found.</param>
     /// <param name="id">The tier's id (negative: no tier).</param>
     /// <param name="classIndex">The class, 0 &lt;= classIndex &lt; <see cref="SizeClasses.CountConst"/> (checked by the caller).</param>
     /// <param name="item">The object freed.</param>
     /// <param name="displaced">The object the slot held before, now the caller's to free further down (null when the slot was empty).</param>
-    /// <returns>False when the thread has no state in the tier or a flush is in progress: nothing changed.</returns>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryPut(MagazineBase?[]? table, int id, int classIndex, T item, out T? displaced) =>
-        TryPut(Unsafe.As<HotState<T>?>(ThreadCacheTable.Lookup(table, id)), id, classIndex, item, out displaced);
-
-    /// <summary>
-    /// As <see cref="TryPut(MagazineBase?[], int, int, T, out T)"/>, into the state <paramref name="s"/>
-    /// (the thread's <see cref="Primary"/> state, read by the caller): false as well when it is not the
-    /// state of tier <paramref name="id"/>.
-    /// </summary>
+    /// <returns>False when <paramref name="s"/> is not the state of tier <paramref name="id"/> (or null), or a flush is in progress: nothing changed.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryPut(HotState<T>? s, int id, int classIndex, T item, out T? displaced)
     {
@@ -230,7 +209,7 @@ internal sealed class HotTier<T>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static HotState<T>? FindOffPrimary(MagazineBase?[]? table, HotState<T>? primary, int id)
     {
-        // A non-negative id is a tier of this T (the callers' invariant, as for TryTake).
+        // A pool passes its own tier's id, so the entry at a non-negative id is a HotState<T>.
         HotState<T>? s = Unsafe.As<HotState<T>?>(ThreadCacheTable.Lookup(table, id));
         if (s is not null && !s.Retired && (primary is null || primary.Retired))
         {
