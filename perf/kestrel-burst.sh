@@ -27,7 +27,7 @@ if [ -n "$base" ]; then
   out=perf/results/kestrel-burst-ab.md
 fi
 
-# Prints "<requests/s> <MiB/s>". The ratio is taken from the bytes (wrk's Transfer/sec, which counts
+# Prints "<requests/s> <MiB/s> <server CPU ms per MiB>". The ratio is taken from the bytes (wrk's Transfer/sec, which counts
 # the bytes of responses still under way), not from requests/s: the 512 connections share the
 # server fairly, so their downloads finish in waves of about 512, and requests/s moves in steps
 # of a wave per run (25 requests/s in 20 s, 5-7%), which alone made single rounds read 0.89 or 1.13.
@@ -35,35 +35,44 @@ measure() {
   local pool="$1" port="$2"
   app="${3:-$app}"   # this runs in a subshell: the change stays in it
   start_server "$pool" "$port" "$path" || return 1
-  local report; report=$(wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path")
-  echo "$(echo "$report" | awk '/Requests\/sec/ {print $2}') $(echo "$report" | wrk_mib_per_sec)"
+  local t0 t1 report mib
+  t0=$(cpu_ticks "$server_pid")
+  report=$(wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path")
+  t1=$(cpu_ticks "$server_pid")
+  mib=$(echo "$report" | wrk_mib_per_sec)
+  echo "$(echo "$report" | awk '/Requests\/sec/ {print $2}') $mib $(echo "($t1 - $t0) * 1000 / $(getconf CLK_TCK) / ($mib * $duration)" | bc -l)"
   stop_server
 }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-ratios=()
+ratios=(); cpu_ratios=()
+# Median, min and max of the numbers on stdin.
+summary() { sort -g | awk '{a[NR]=$1} END {printf "%.3f (min %.3f, max %.3f)", (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2, a[1], a[NR]}'; }
 {
   echo "# Kestrel, 512 connections x 4 MiB downloads: SlabPools against $ref_name, alternating"
   echo
   echo "Produced by perf/kestrel-burst.sh $rounds $duration $base on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
   echo "wrk -t2 -c512 -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
+  echo "CPU ms/MiB: the server process's user + system CPU time during the run over the MiB wrk received"
+  echo "(steadier than throughput on a shared machine, and what throughput comes from when wrk and the"
+  echo "server share two cores)."
   echo
-  echo "| round | order | $ref_name requests/s | slabpools requests/s | $ref_name MiB/s | slabpools MiB/s | slabpools / $ref_name (bytes) |"
-  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  echo "| round | order | $ref_name requests/s | slabpools requests/s | $ref_name MiB/s | slabpools MiB/s | slabpools / $ref_name (bytes) | $ref_name CPU ms/MiB | slabpools CPU ms/MiB | slabpools / $ref_name (CPU per byte) |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for r in $(seq 1 "$rounds"); do
     # A port of its own for every server: a server still shutting down cannot answer for the next.
     kport=$((5100 + 2 * r)); sport=$((5101 + 2 * r))
     if (( r % 2 )); then
-      read -r kr kb < <(measure "$ref_pool" "$kport" "$ref_app"); read -r sr sb < <(measure slabpools "$sport"); order="$ref_name first"
+      read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app"); read -r sr sb sc < <(measure slabpools "$sport"); order="$ref_name first"
     else
-      read -r sr sb < <(measure slabpools "$sport"); read -r kr kb < <(measure "$ref_pool" "$kport" "$ref_app"); order="slabpools first"
+      read -r sr sb sc < <(measure slabpools "$sport"); read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app"); order="slabpools first"
     fi
     ratio=$(echo "$sb / $kb" | bc -l)
-    ratios+=("$ratio")
-    printf '| %d | %s | %s | %s | %s | %s | %.3f |\n' "$r" "$order" "$kr" "$sr" "$kb" "$sb" "$ratio"
+    cpu_ratio=$(echo "$sc / $kc" | bc -l)
+    ratios+=("$ratio"); cpu_ratios+=("$cpu_ratio")
+    printf '| %d | %s | %s | %s | %s | %s | %.3f | %.3f | %.3f | %.3f |\n' "$r" "$order" "$kr" "$sr" "$kb" "$sb" "$ratio" "$kc" "$sc" "$cpu_ratio"
   done
-  median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
   echo
-  printf 'Median ratio (bytes) over %d rounds: %.3f (min %.3f, max %.3f)\n' "$rounds" "$median" \
-    "$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)" "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)"
+  echo "Median ratio (bytes) over $rounds rounds: $(printf '%s\n' "${ratios[@]}" | summary)"
+  echo "Median ratio (server CPU per byte; below 1 is less CPU) over $rounds rounds: $(printf '%s\n' "${cpu_ratios[@]}" | summary)"
 } | tee "$out"

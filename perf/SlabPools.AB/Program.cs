@@ -19,9 +19,11 @@ using NewNative = SlabPools.NativeBufferPool;
 // perf/ab.sh: single-thread rent+return of this tree's pools against a baseline commit's, in one
 // process, rounds interleaved, each round's ratios taken before the median (as perf/interleaved.sh
 // does for the peers): a change's effect on the fast paths, measured in the same moments of the
-// machine for both sides. Arguments: seconds per size, sizes (comma-separated).
+// machine for both sides. Arguments: seconds per size, sizes (comma-separated), and optionally a
+// word that the names of the cases to run contain (e.g. "streaming": only the streaming cases).
 double seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 8;
 int[] sizes = (args.Length > 1 ? args[1] : "3000,4096").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+string only = args.Length > 2 ? args[2] : string.Empty;
 
 using var fresh = new NewAllocator();
 using var based = new BaseAllocator();
@@ -32,6 +34,10 @@ BaseMemory baseMemory = based.MemoryPool;
 ArrayPool<byte> newArraysAbstract = newArrays, baseArraysAbstract = baseArrays;
 MemoryPool<byte> newMemoryAbstract = newMemory, baseMemoryAbstract = baseMemory;
 MemoryPool<byte> newNative = fresh.NativeBufferPool, baseNative = based.NativeBufferPool;
+using var newStream = new StreamLine(newMemoryAbstract, "new: stream sender");
+using var baseStream = new StreamLine(baseMemoryAbstract, "baseline: stream sender");
+using var newNativeStream = new StreamLine(newNative, "new native: stream sender");
+using var baseNativeStream = new StreamLine(baseNative, "baseline native: stream sender");
 
 var cases = new (string Name, Func<int, int, long> Run)[]
 {
@@ -55,7 +61,14 @@ var cases = new (string Name, Func<int, int, long> Run)[]
     ("MemoryPool: bursts of 512: baseline", (n, s) => CaseLoops.MemoryBursts<Cases.BaseTag>(baseMemoryAbstract, n, s)),
     ("MemoryPool: NativeBufferPool, bursts of 512: new", (n, s) => CaseLoops.MemoryBursts<Cases.NewNativeTag>(newNative, n, s)),
     ("MemoryPool: NativeBufferPool, bursts of 512: baseline", (n, s) => CaseLoops.MemoryBursts<Cases.BaseNativeTag>(baseNative, n, s)),
+    ("MemoryPool: streaming across threads: new", (n, s) => newStream.Run(n, s)),
+    ("MemoryPool: streaming across threads: baseline", (n, s) => baseStream.Run(n, s)),
+    ("MemoryPool: NativeBufferPool, streaming across threads: new", (n, s) => newNativeStream.Run(n, s)),
+    ("MemoryPool: NativeBufferPool, streaming across threads: baseline", (n, s) => baseNativeStream.Run(n, s)),
 };
+
+// The shared pools stay in every selection: the ratios to them are read from their rows.
+cases = cases.Where(c => c.Name.Contains(only, StringComparison.Ordinal) || c.Name is "ArrayPool.Shared" or "MemoryPool.Shared").ToArray();
 
 foreach (int size in sizes)
 {

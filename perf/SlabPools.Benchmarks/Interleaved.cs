@@ -93,6 +93,7 @@ internal static class Interleaved
         }
 
         report.Append(RunBursts(kestrelPool, slabMemoryAbstract, slabNative, slabArraysAbstract, secondsPerSize));
+        report.Append(RunStreaming(kestrelPool, slabMemoryAbstract, slabNative, secondsPerSize));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
         File.WriteAllText(outFile, report.ToString());
         return 0;
@@ -115,10 +116,50 @@ internal static class Interleaved
 
         (List<double>[] ns, long[] bytes, int rounds) = InterleavedRounds.Run(cases.Select(c => c.Run).ToArray(), KestrelPool.BlockSize, seconds);
         long buffers = (long)rounds * InterleavedRounds.OpsPerRound / BurstDepth * BurstDepth;
+        return Table(
+            $"Bursts of {BurstDepth} buffers of {KestrelPool.BlockSize} bytes ({rounds} rounds)",
+            "Each burst rents 512 buffers, then returns them all; ns and B per buffer.",
+            cases,
+            ns,
+            bytes,
+            buffers);
+    }
+
+    // Kestrel's download path in miniature (StreamLine): buffers of 4 KiB rented and filled on this
+    // thread, held 4096 deep, then copied out and returned on another thread; each memory pool
+    // against Kestrel's in the same rounds. The buffers the pools cycle through (16 MiB and more)
+    // do not fit in a core's cache, as under the 512-connection Kestrel burst.
+    private static string RunStreaming(MemoryPool<byte> kestrelPool, MemoryPool<byte> slabMemory, MemoryPool<byte> slabNative, double seconds)
+    {
+        using var kestrel = new StreamLine(kestrelPool, "KestrelPool stream sender");
+        using var shared = new StreamLine(MemoryPool<byte>.Shared, "MemoryPool.Shared stream sender");
+        using var slab = new StreamLine(slabMemory, "SlabMemoryPool stream sender");
+        using var native = new StreamLine(slabNative, "NativeBufferPool stream sender");
+        var cases = new List<Case>
+        {
+            new("KestrelPool", "memory", kestrel.Run),
+            new("MemoryPool.Shared", "memory", shared.Run),
+            new("SlabMemoryPool as MemoryPool<byte>", "memory", slab.Run),
+            new("NativeBufferPool as MemoryPool<byte>", "memory", native.Run),
+        };
+
+        (List<double>[] ns, long[] bytes, int rounds) = InterleavedRounds.Run(cases.Select(c => c.Run).ToArray(), KestrelPool.BlockSize, seconds);
+        return Table(
+            $"Streaming buffers of {KestrelPool.BlockSize} bytes across threads, {StreamLine.Depth} held ({rounds} rounds)",
+            "Each buffer is rented and filled on the measuring thread, held behind 4096 others, then copied out and returned on another thread; ns per buffer, and B per buffer allocated on the measuring thread.",
+            cases,
+            ns,
+            bytes,
+            (long)rounds * InterleavedRounds.OpsPerRound);
+    }
+
+    // A table of per-buffer medians, each case against the first (Kestrel's pool).
+    private static string Table(string title, string description, List<Case> cases, List<double>[] ns, long[] bytes, long buffers)
+    {
         var table = new StringBuilder();
-        table.AppendLine(CultureInfo.InvariantCulture, $"### Bursts of {BurstDepth} buffers of {KestrelPool.BlockSize} bytes ({rounds} rounds)");
+        table.AppendLine(CultureInfo.InvariantCulture, $"### {title}");
         table.AppendLine();
-        table.AppendLine("Each burst rents 512 buffers, then returns them all; ns and B per buffer.");
+        table.AppendLine(description);
         table.AppendLine();
         table.AppendLine("| Case | Median | vs KestrelPool | B/buffer |");
         table.AppendLine("| --- | ---: | ---: | ---: |");

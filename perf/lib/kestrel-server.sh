@@ -20,6 +20,10 @@ wrk_mib_per_sec() {
     printf "%.1f\n", n * m
   }'
 }
+# CPU time the process has used, user and system, in clock ticks (fields 14 and 15 of its stat,
+# counted after the command name, which may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
 # start_server <pool> <port> <path>: starts the server in the background, waits until it answers,
