@@ -80,9 +80,15 @@ public sealed class NativeBufferPool : MemoryPool<byte>
     private Pools.NativeMemoryOwner RentFromMagazines(HotState<Pools.NativeMemoryOwner>? primary, int index)
     {
         MagazineBase?[]? table = HotTier<Pools.NativeMemoryOwner>.TableOf(primary);
-        if (HotTier<Pools.NativeMemoryOwner>.TryTake(HotTier<Pools.NativeMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out Pools.NativeMemoryOwner owner)
-            || ThreadCache<Pools.NativeMemoryOwner>.TryPop(table, _magazineIds[index], out owner))
+        if (HotTier<Pools.NativeMemoryOwner>.TryTake(HotTier<Pools.NativeMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out Pools.NativeMemoryOwner owner))
         {
+            return owner.RentFromCache();
+        }
+
+        if (ThreadCache<Pools.NativeMemoryOwner>.TryPop(table, _magazineIds[index], out owner, out Pools.NativeMemoryOwner? next))
+        {
+            // The next buffer's first line is fetched while the caller uses this one (see SlabMemoryPool).
+            next?.PrefetchSlot();
             return owner.RentFromCache();
         }
 

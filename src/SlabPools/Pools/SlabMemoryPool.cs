@@ -74,9 +74,20 @@ public sealed class SlabMemoryPool : MemoryPool<byte>
     private SlabMemoryOwner RentFromMagazines(HotState<SlabMemoryOwner>? primary, int index)
     {
         MagazineBase?[]? table = HotTier<SlabMemoryOwner>.TableOf(primary);
-        if (HotTier<SlabMemoryOwner>.TryTake(HotTier<SlabMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out SlabMemoryOwner owner)
-            || ThreadCache<SlabMemoryOwner>.TryPop(table, _magazineIds[index], out owner))
+        if (HotTier<SlabMemoryOwner>.TryTake(HotTier<SlabMemoryOwner>.OffPrimary(table, primary, _hotId), _hotId, index, out SlabMemoryOwner owner))
         {
+            return owner.RentFromCache();
+        }
+
+        if (ThreadCache<SlabMemoryOwner>.TryPop(table, _magazineIds[index], out owner, out SlabMemoryOwner? next))
+        {
+            // Magazine rents come in runs (bursts, and buffers rented on one thread and returned
+            // on another), and a magazine's buffers are often out of the cache by then (they came
+            // back through the depot or the slabs, or long ago): the next one's first line, where
+            // its rent reads the free mark and its user starts writing, is fetched while the caller
+            // uses this one. Measured on a cross-thread stream of 4 KiB buffers (perf/ab.sh ...
+            // streaming): about 0.88x the time per buffer.
+            next?.PrefetchSlot();
             return owner.RentFromCache();
         }
 

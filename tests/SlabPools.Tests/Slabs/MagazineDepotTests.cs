@@ -78,6 +78,33 @@ public class MagazineDepotTests
     }
 
     [Fact]
+    public void A_pop_also_names_the_object_the_next_pop_takes()
+    {
+        var cache = new ThreadCache<int>(8, new CountingBackend(), depotBatches: 4);
+        OnThread(() =>
+        {
+            foreach (int item in new[] { 10, 20, 30 })
+            {
+                if (!cache.TryPush(item))
+                {
+                    cache.PushSlow(item); // the thread's first push makes its magazine
+                }
+            }
+
+            var popped = new List<(int Item, int Next)>();
+            while (ThreadCache<int>.TryPop(ThreadCacheTable.t_table, cache.Id, out int item, out int next))
+            {
+                popped.Add((item, next));
+            }
+
+            // Last in, first out; the last pop has no next (default).
+            Assert.Equal(new[] { (30, 20), (20, 10), (10, 0) }, popped);
+            Assert.False(ThreadCache<int>.TryPop(ThreadCacheTable.t_table, cache.Id, out _, out int none));
+            Assert.Equal(0, none);
+        });
+    }
+
+    [Fact]
     public void Objects_freed_on_one_thread_reach_another_through_the_depot_without_the_backend()
     {
         var backend = new CountingBackend();
