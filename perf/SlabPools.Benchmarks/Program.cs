@@ -19,6 +19,25 @@ if (args.Length > 0 && args[0] == "interleaved")
     return Interleaved.Run(outFile, seconds, sizes);
 }
 
+if (args.Length > 0 && args[0] == "stream")
+{
+    // "stream <kestrel|slab|native> [seconds]": one pool's StreamLine alone, for a profiler.
+    using var allocator = new SlabPools.SlabAllocator();
+    using var kestrel = new KestrelPool();
+    System.Buffers.MemoryPool<byte> pool = args[1] switch { "kestrel" => kestrel.Pool, "native" => allocator.NativeBufferPool, _ => allocator.MemoryPool };
+    using var line = new StreamLine(pool, "stream sender");
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    long buffers = 0;
+    while (clock.Elapsed.TotalSeconds < (args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10))
+    {
+        line.Run(20_000, 4096);
+        buffers += 20_000;
+    }
+
+    Console.WriteLine($"{args[1]}: {clock.Elapsed.TotalNanoseconds / buffers:0.0} ns per buffer");
+    return 0;
+}
+
 bool jobGiven = args.Any(a => a is "--job" or "-j" || a.StartsWith("--job=", StringComparison.Ordinal));
 IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(SuiteConfig).Assembly).Run(args, SuiteConfig.Create(useSuiteJob: !jobGiven));
 bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));

@@ -78,6 +78,31 @@ public class MagazineDepotTests
     }
 
     [Fact]
+    public void The_depot_hands_out_its_oldest_batch_first_and_wraps_around()
+    {
+        var depot = new MagazineDepot<int>(2, 3);
+        Assert.True(depot.TryPut([1, 2]));
+        Assert.True(depot.TryPut([3, 4]));
+        Assert.True(depot.TryPut([5, 6]));
+        Assert.False(depot.TryPut([7, 8]), "three batches at most");
+
+        var batch = new int[2];
+        Assert.Equal(2, depot.TryTake(batch));
+        Assert.Equal(new[] { 1, 2 }, batch);
+
+        // The freed place is reused behind the newest batch, and the order holds across the wrap.
+        Assert.True(depot.TryPut([7, 8]));
+        var taken = new List<int>();
+        while (depot.TryTake(batch) == 2)
+        {
+            taken.AddRange(batch);
+        }
+
+        Assert.Equal(new[] { 3, 4, 5, 6, 7, 8 }, taken);
+        Assert.Equal(0, depot.CachedObjects);
+    }
+
+    [Fact]
     public void A_pop_also_names_the_object_the_next_pop_takes()
     {
         var cache = new ThreadCache<int>(8, new CountingBackend(), depotBatches: 4);
