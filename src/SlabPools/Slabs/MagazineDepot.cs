@@ -26,7 +26,7 @@ namespace SlabPools.Slabs;
 /// the others, long enough for its lines to leave the other core's private caches. Measured on a
 /// cross-thread stream of 4 KiB buffers (perf/interleaved.sh, "Streaming"): 1.29-1.41x the time of
 /// Kestrel's pool (whose queue is also first in, first out) with a stack, 1.10-1.16x with a ring of
-/// the same 2 MiB, about 0.92-0.99x with a ring of 8 MiB (see <c>SlabCache.DepotBatchesFor</c>). A
+/// the same 2 MiB, 0.84-0.99x with a ring of 8 MiB (see <c>SlabCache.DepotBatchesFor</c>). A
 /// thread's own magazine stays a stack: what it takes back there it used itself.</para>
 /// <para><b>Invariants.</b> The spin lock <c>_busy</c> protects <c>_items</c>, <c>_first</c>,
 /// <c>_count</c> and <c>_closed</c>; its sections only copy one batch, so a spin lock serves (no thread-id lookup,

@@ -290,7 +290,7 @@ public sealed partial class SlabCache : IObjectCache
     /// back and go out again without touching the slabs (512 KiB measured 1.35-1.42x Kestrel's
     /// pool per buffer in such a burst where 2 MiB measured 1.14-1.23x); 8 MiB also lets a buffer
     /// that crossed threads wait long enough to leave the returning core's caches (a cross-thread
-    /// stream of 4 KiB buffers: 1.10-1.16x Kestrel's pool with 2 MiB, 0.92-0.99x with 8 MiB). The
+    /// stream of 4 KiB buffers: 1.10-1.16x Kestrel's pool with 2 MiB, 0.84-0.99x with 8 MiB). The
     /// flusher empties it when the cache goes idle; the ring itself is one array of references
     /// (16 KiB for 4 KiB objects, at most 32 KiB), made when the size class is first used.
     /// </summary>
