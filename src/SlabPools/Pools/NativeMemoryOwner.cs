@@ -151,7 +151,9 @@ public sealed unsafe class NativeMemoryOwner : MemoryManager<byte>, ISlotOwner, 
             NativeMemoryOwner? displaced = SlotPool<NativeMemoryOwner>.ReturnToHot((nint)_address, _slab, _link, _classIndex, out HotState<NativeMemoryOwner>? hot);
             if (displaced is not null)
             {
-                SlotPool<NativeMemoryOwner>.PushToMagazine(hot!, displaced._link.MagazineId, displaced);
+                // The displaced owner held this pool's hot slot of this class, so its magazines are
+                // this owner's: its own field is not read (in a burst its line is cold).
+                SlotPool<NativeMemoryOwner>.PushToMagazine(hot!, _link.MagazineId, displaced);
             }
 
             return;

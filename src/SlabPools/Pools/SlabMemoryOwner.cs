@@ -113,7 +113,9 @@ public sealed class SlabMemoryOwner : IMemoryOwner<byte>, ISlotOwner
             SlabMemoryOwner? displaced = SlotPool<SlabMemoryOwner>.ReturnToHot(_address, _slab, _link, _classIndex, out HotState<SlabMemoryOwner>? hot);
             if (displaced is not null)
             {
-                SlotPool<SlabMemoryOwner>.PushToMagazine(hot!, displaced._link.MagazineId, displaced);
+                // The displaced owner held this pool's hot slot of this class, so its magazines are
+                // this owner's: its own field is not read (in a burst its line is cold).
+                SlotPool<SlabMemoryOwner>.PushToMagazine(hot!, _link.MagazineId, displaced);
             }
 
             return;
