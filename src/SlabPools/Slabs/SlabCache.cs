@@ -149,7 +149,10 @@ public sealed partial class SlabCache : IObjectCache
             _linkOffset = 0;
             _markOffset = FreeCookie.Offset;
             RedZoneEnd = size8;
-            Geometry = SlabGeometry.For(AlignUp(Math.Max(size8, FreeCookie.MinObjectSize), alignment));
+            int stride = AlignUp(Math.Max(size8, FreeCookie.MinObjectSize), alignment);
+            Geometry = SlabGeometry.ShouldColour(stride, pages.BlockAlignment, alignment)
+                ? SlabGeometry.Coloured(stride)
+                : SlabGeometry.For(stride);
         }
 
         Alignment = alignment;

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using SlabPools.Pages;
+using SlabPools.Slabs;
 using SlabPools.Tests.Infrastructure;
 using Xunit;
 
@@ -44,6 +45,37 @@ public class SlabCacheTests
         }
 
         Assert.Equal(0, cache.GetInfo().ActiveObjects);
+    }
+
+    [Fact]
+    public void Native_objects_of_a_page_are_coloured_so_they_do_not_all_start_at_the_same_offset_in_a_page()
+    {
+        int page = PageAllocator.PageSize;
+        using var allocator = new SlabAllocator();
+        SlabCache coloured = allocator.CreateCache("coloured", page, new SlabCacheOptions { Native = true, AllowMerge = false });
+        var offsets = new HashSet<long>();
+        for (int i = 0; i < coloured.ObjectsPerSlab; i++)
+        {
+            nint p = coloured.Allocate();
+            Assert.Equal(0, p % SlabGeometry.ColourStep);
+            offsets.Add(p % page);
+        }
+
+        // One slab's objects start one cache line apart in their pages (a few may come from a second slab).
+        Assert.True(offsets.Count >= coloured.ObjectsPerSlab / 2, $"{offsets.Count} distinct offsets among {coloured.ObjectsPerSlab} objects");
+        Assert.True(coloured.SlabBytes <= 1.04 * coloured.ObjectsPerSlab * page, $"{coloured.ObjectsPerSlab} objects in {coloured.SlabBytes} bytes");
+
+        // Asked for page alignment (a dma- cache), the objects keep it: no colour.
+        SlabCache aligned = allocator.CreateCache("aligned", page, new SlabCacheOptions { Native = true, AllowMerge = false, Alignment = page });
+        for (int i = 0; i < 2 * aligned.ObjectsPerSlab; i++)
+        {
+            Assert.Equal(0, aligned.Allocate() % page);
+        }
+
+        // Larger objects are not coloured; neither are pinned slabs (their arrays start anywhere in a page).
+        Assert.Equal(0, allocator.CreateCache("large", 2 * SlabGeometry.MaxColouredObject, new SlabCacheOptions { Native = true, AllowMerge = false }).Allocate() % page);
+        SlabCache pinned = allocator.CreateCache("pinned", page, new SlabCacheOptions { Native = false, AllowMerge = false });
+        Assert.Equal(page * pinned.ObjectsPerSlab, pinned.SlabBytes);
     }
 
     [Fact]
