@@ -13,7 +13,8 @@ namespace SlabPools.Slabs;
 /// <item>a free object whose mark is gone when it is handed out again was written after it was
 /// returned: a use after free, caught in release mode at the cost of the same load.</item>
 /// </list>
-/// Bytes 0..3 of a free object hold the free-list link (the index of the next free object).
+/// Bytes 0..3 of a free object hold the free-list link (the index of the next free object) in
+/// caches of objects under 1 KiB; larger ones keep the links beside the slab (<see cref="Slab.Links"/>).
 /// Objects are therefore at least 16 bytes.
 /// </summary>
 internal static class FreeCookie
@@ -51,10 +52,4 @@ internal static class FreeCookie
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe void Wipe(nint address) => *(ulong*)(address + Offset) = 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe int ReadLink(nint address) => *(int*)address;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void WriteLink(nint address, int next) => *(int*)address = next;
 }

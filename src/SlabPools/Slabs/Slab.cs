@@ -6,7 +6,8 @@ namespace SlabPools.Slabs;
 /// <summary>
 /// One slab: a page block carved into <see cref="Capacity"/> objects of one size. This object is
 /// the equivalent of the kernel's <c>struct page</c> for a slab; nothing about the slab is stored
-/// inside the slab's memory except the free list, which is threaded through the free objects.
+/// inside the slab's memory except the free list, which is threaded through the free objects of
+/// small-object caches (bytes 0..3 of each) and kept in <see cref="Links"/> for large ones.
 /// </summary>
 /// <remarks>
 /// Invariant (on the state word): <c>FreeCount(State) == length of the list starting at Head(State)</c>,
@@ -29,6 +30,14 @@ internal sealed class Slab
     /// whoever takes it from the slab (the free list's compare-and-swap orders the two).
     /// </summary>
     internal readonly object?[]? Slots;
+
+    /// <summary>
+    /// The free list's links, one per object (the next free object's index), when the cache keeps
+    /// them outside the objects (<see cref="SlabCache"/>'s side links: objects of 1 KiB and more);
+    /// null when they are bytes 0..3 of each free object. Guarded as those bytes are: by whoever
+    /// owns the chain (the slab through <see cref="State"/>, or the thread that took it).
+    /// </summary>
+    internal readonly int[]? Links;
 
     /// <summary>The packed state word (<see cref="SlabState"/>); changed only by compare-and-swap.</summary>
     internal long State;
@@ -59,8 +68,9 @@ internal sealed class Slab
     /// </summary>
     internal long ManagedBytes;
 
-    internal Slab(SlabCache cache, in PageBlock block, int capacity, int stride, int node, object?[]? slots)
+    internal Slab(SlabCache cache, in PageBlock block, int capacity, int stride, int node, object?[]? slots, int[]? links = null)
     {
+        Links = links;
         Cache = cache;
         Block = block;
         Base = block.Address;

@@ -137,7 +137,10 @@ public sealed partial class SlabCache
         bool single = slab.Capacity == 1;
         while (taken < n)
         {
-            if ((uint)index >= (uint)slab.Capacity || !IsMarked(slab.AddressOf(index)))
+            // Links in the objects: one written after it was freed cannot be trusted, so its mark is
+            // checked first. Side links cannot be written by a caller: this loop reads no object
+            // (each one's mark is checked when it is handed out, as for a magazine's).
+            if ((uint)index >= (uint)slab.Capacity || (slab.Links is null && !IsMarked(slab.AddressOf(index))))
             {
                 // A free object was written after it was freed: its link cannot be trusted. Keep what
                 // we have; the rest of the chain is isolated (leaked) so that no object is handed out twice.
@@ -352,9 +355,10 @@ public sealed partial class SlabCache
 
         // The slot objects' bytes are measured here, on the thread that makes them (a cheap counter
         // read, on this slow path only), so that the flusher can tell the GC's share of a release.
-        long allocatedBefore = _slotConstructor is null ? 0 : GC.GetAllocatedBytesForCurrentThread();
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         object?[]? slots = _slotConstructor is null ? null : new object?[g.ObjectsPerSlab];
-        var slab = new Slab(this, block, g.ObjectsPerSlab, g.Stride, node, slots);
+        int[]? links = _sideLinks ? new int[g.ObjectsPerSlab] : null;
+        var slab = new Slab(this, block, g.ObjectsPerSlab, g.Stride, node, slots, links);
         try
         {
             // Thread the free list through the objects and mark each one free.
@@ -369,7 +373,7 @@ public sealed partial class SlabCache
             }
 
             slab.ManagedBytes = (_pages.IsNative ? 0 : (long)block.Length)
-                + (slots is null ? 0 : GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+                + GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
 
             _behavior?.OnSlabCreated(this, slab);
         }
