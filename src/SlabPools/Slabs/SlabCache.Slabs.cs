@@ -154,6 +154,14 @@ public sealed partial class SlabCache
                 return taken;
             }
 
+            if (slab.Links is not null)
+            {
+                // The object's first line, where its rent reads the free mark and its user starts
+                // writing, starts loading now: the batch's misses overlap instead of coming one per
+                // rent (a link walk through the objects used to load them, one after the other).
+                CacheLine.Prefetch(slab.AddressOf(index));
+            }
+
             destination[taken++] = TCodec.Encode(slab, index);
             index = single ? SlabState.None : ReadLink(slab, index);
         }
