@@ -361,15 +361,16 @@ public sealed partial class SlabCache
         SlabGeometry g = Geometry;
         PageBlock block = _pages.Allocate((nuint)g.SlabBytes, node); // may throw OutOfMemoryException: nothing changed yet
 
-        // The slot objects' bytes are measured here, on the thread that makes them (a cheap counter
-        // read, on this slow path only), so that the flusher can tell the GC's share of a release.
+        // The managed bytes made with the slab (its slot objects, side links and the Slab itself) are
+        // measured here, on the thread that makes them (a cheap counter read, on this slow path
+        // only), so that the flusher can tell the GC's share of a release.
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         object?[]? slots = _slotConstructor is null ? null : new object?[g.ObjectsPerSlab];
         int[]? links = _sideLinks ? new int[g.ObjectsPerSlab] : null;
         var slab = new Slab(this, block, g.ObjectsPerSlab, g.Stride, node, slots, links);
         try
         {
-            // Thread the free list through the objects and mark each one free.
+            // Link the free list (through the objects, or in the side links) and mark each one free.
             for (int i = 0; i < g.ObjectsPerSlab; i++)
             {
                 WriteLink(slab, i, i + 1 < g.ObjectsPerSlab ? i + 1 : SlabState.None);

@@ -67,7 +67,7 @@ namespace SlabPools;
  *   Slab.RegistryIndex, _slabs     _registryLock
  *   CpuSlot.Active                 compare-and-swap only; whoever swaps a slab out unfreezes it
  *   free-list links (bytes 0..3,   whoever owns the chain: the slab (through State) or the thread
- *   or Slab.Links, see below)      that took it by compare-and-swap
+ *   or Slab.Links: side links)     that took it by compare-and-swap
  *   counters (_slabsAllocated ...) Interlocked; read racily for statistics
  * The fast path touches only the calling thread's magazine and the object's own bytes 8..15 (the
  * free mark, see FreeCookie).
