@@ -3,21 +3,27 @@
 # Kestrel's own pool and SlabPools round after round, for a throughput ratio that one pair of runs
 # cannot give on a shared machine (the same server varies by 20% from run to run). Each round
 # starts both servers afresh, in alternating order; prints each round's ratio and the median.
-#   perf/kestrel-burst.sh [rounds] [seconds-per-run] [baseline-commit]
+#   perf/kestrel-burst.sh [rounds] [seconds-per-run] [baseline-commit | --SlabPools:Setting=value...]
 # Defaults: 6 rounds of 20 s per server (about 6 minutes). Writes perf/results/kestrel-burst.md.
 # With a baseline commit, the other side is not Kestrel's pool but SlabPools as that commit built
-# it (a change's effect on this load); writes perf/results/kestrel-burst-ab.md instead.
+# it (a change's effect on this load); with settings, SlabPools as this tree builds it, run with
+# those settings (a setting's effect); either writes perf/results/kestrel-burst-ab.md instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-6}"
 duration="${2:-20}"
 base="${3:-}"
+ref_settings=()
+if [[ "$base" == --* ]]; then ref_settings=("${@:3}"); base=""; fi
 path="/download?mb=4"
 source perf/lib/kestrel-server.sh
 build_demo
 
 # The reference side: Kestrel's pool, or SlabPools at the baseline commit (its own build of the demo).
 ref_pool=kestrel ref_app="$app" ref_name="kestrel" out=perf/results/kestrel-burst.md
+if (( ${#ref_settings[@]} )); then
+  ref_pool=slabpools ref_name="slabpools ${ref_settings[*]}" out=perf/results/kestrel-burst-ab.md
+fi
 if [ -n "$base" ]; then
   tmp=$(mktemp -d)
   trap 'git worktree remove --force "$tmp/baseline" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
@@ -34,7 +40,8 @@ fi
 measure() {
   local pool="$1" port="$2"
   app="${3:-$app}"   # this runs in a subshell: the change stays in it
-  start_server "$pool" "$port" "$path" || return 1
+  shift 3
+  start_server "$pool" "$port" "$path" "$@" || return 1
   local t0 t1 report mib
   t0=$(cpu_ticks "$server_pid")
   report=$(wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path")
@@ -51,7 +58,7 @@ summary() { sort -g | awk '{a[NR]=$1} END {printf "%.3f (min %.3f, max %.3f)", (
 {
   echo "# Kestrel, 512 connections x 4 MiB downloads: SlabPools against $ref_name, alternating"
   echo
-  echo "Produced by perf/kestrel-burst.sh $rounds $duration $base on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
+  echo "Produced by perf/kestrel-burst.sh $rounds $duration $base${ref_settings[*]} on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
   echo "wrk -t2 -c512 -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
   echo "CPU ms/MiB: the server process's user + system CPU time during the run over the MiB wrk received"
   echo "(steadier than throughput on a shared machine, and what throughput comes from when wrk and the"
@@ -63,9 +70,9 @@ summary() { sort -g | awk '{a[NR]=$1} END {printf "%.3f (min %.3f, max %.3f)", (
     # A port of its own for every server: a server still shutting down cannot answer for the next.
     kport=$((5100 + 2 * r)); sport=$((5101 + 2 * r))
     if (( r % 2 )); then
-      read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app"); read -r sr sb sc < <(measure slabpools "$sport"); order="$ref_name first"
+      read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app" "${ref_settings[@]}"); read -r sr sb sc < <(measure slabpools "$sport" "$app"); order="$ref_name first"
     else
-      read -r sr sb sc < <(measure slabpools "$sport"); read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app"); order="slabpools first"
+      read -r sr sb sc < <(measure slabpools "$sport" "$app"); read -r kr kb kc < <(measure "$ref_pool" "$kport" "$ref_app" "${ref_settings[@]}"); order="slabpools first"
     fi
     ratio=$(echo "$sb / $kb" | bc -l)
     cpu_ratio=$(echo "$sc / $kc" | bc -l)

@@ -26,16 +26,18 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-# start_server <pool> <port> <path>: starts the server in the background, waits until it answers,
-# warms it up for 2 s on 64 connections with GET <path>; sets server_pid.
+# start_server <pool> <port> <path> [setting...]: starts the server in the background (the settings
+# are passed on, e.g. --SlabPools:TransportBlockSize=4096), waits until it answers, warms it up for
+# 2 s on 64 connections with GET <path>; sets server_pid.
 start_server() {
   local pool="$1" port="$2" path="$3"
+  shift 3
   local settings=(--Demo:TransportPool=kestrel)
   case "$pool" in
     slabpools) settings=() ;;
     slabpools-aggressive) settings=(--SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304) ;;
   esac
-  dotnet "$app" --urls "http://127.0.0.1:$port" --SlabPools:FlushInterval=00:00:10 "${settings[@]}" >/dev/null 2>&1 &
+  dotnet "$app" --urls "http://127.0.0.1:$port" --SlabPools:FlushInterval=00:00:10 "${settings[@]}" "$@" >/dev/null 2>&1 &
   server_pid=$!
   trap stop_server EXIT   # no server outlives the script, whatever ends it
   # Up to a minute: on a loaded machine the process can take more than ten seconds to listen.

@@ -64,8 +64,8 @@ public sealed class BurstRunner : IDisposable
             long bytes = 0;
             try
             {
-                // A mix of sizes and pools: arrays of 1 and 16 KiB, pinned 4 KiB blocks (Kestrel's
-                // cache), native buffers of 512 bytes and 8 KiB.
+                // A mix of sizes and pools: arrays of 1 and 16 KiB, pinned 4 KiB blocks from the
+                // memory pool, native buffers of 512 bytes and 8 KiB.
                 for (int i = 0; i < count; i++)
                 {
                     Span<byte> span;

@@ -13,8 +13,10 @@ namespace SlabPools.Extensions;
 /// per I/O queue).
 /// </summary>
 /// <remarks>
-/// <para>A created pool gives 4096-byte buffers for <c>Rent()</c>, <c>Rent(-1)</c> and
-/// <c>Rent(0)</c> (Kestrel's block size) and the size class of larger requests up to 1 MiB.
+/// <para>A created pool gives a block of <see cref="BlockSize"/> bytes
+/// (<see cref="SlabPoolsOptions.TransportBlockSize"/>, 16 KiB by default; Kestrel's own pool has
+/// 4096) for <c>Rent()</c>, <c>Rent(-1)</c>, <c>Rent(0)</c> and every request up to that size
+/// (Kestrel's pipes ask for 4096 bytes), and the size class of larger requests up to 1 MiB.
 /// Disposing it makes its <c>Rent</c> throw <see cref="ObjectDisposedException"/>; buffers rented
 /// from it stay valid and can still be returned, and the shared memory is not touched (it belongs to
 /// the allocator).</para>
@@ -35,10 +37,14 @@ public sealed class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
     {
         ArgumentNullException.ThrowIfNull(allocator);
         Allocator = allocator;
+        BlockSize = allocator.Options.TransportBlockSize;
     }
 
     /// <summary>The allocator whose memory pool the created pools share.</summary>
     public SlabAllocator Allocator { get; }
+
+    /// <summary>The transport block: what a created pool gives for <c>Rent()</c> and for any request up to this size (the allocator's <see cref="SlabPoolsOptions.TransportBlockSize"/> when this factory was made).</summary>
+    public int BlockSize { get; }
 
     /// <summary>Creates a pool over the shared <see cref="SlabAllocator.MemoryPool"/>. Cheap: it holds no memory of its own.</summary>
     /// <param name="options">Options; <see cref="MemoryPoolOptions.Owner"/> names the user (Kestrel passes <c>kestrel</c>)
@@ -52,7 +58,7 @@ public sealed class SlabMemoryPoolFactory : IMemoryPoolFactory<byte>
             AddOwner(owner);
         }
 
-        var pool = new SharedSlabMemoryPool(Allocator.MemoryPool);
+        var pool = new SharedSlabMemoryPool(Allocator.MemoryPool, BlockSize);
         _created = true;
         return pool;
     }

@@ -16,9 +16,6 @@ namespace SlabPools.Extensions;
 /// </summary>
 internal sealed class SlabPoolsRuntime : IDisposable
 {
-    /// <summary>The smallest segment of the registered <see cref="System.IO.Pipelines.PipeOptions"/>: Kestrel's block size.</summary>
-    internal const int MinimumSegmentSize = Pools.SlabMemoryPool.DefaultBufferSize;
-
     private readonly ILogger _logger;
 
     internal SlabPoolsRuntime(SlabPoolsOptions options, TimeProvider? containerClock, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)

@@ -34,7 +34,8 @@ public static class SlabPoolsServiceCollectionExtensions
     /// <item><term><see cref="IMemoryPoolFactory{T}"/> of bytes and <see cref="SlabMemoryPoolFactory"/></term><description>pools
     /// over the one shared <see cref="SlabAllocator.MemoryPool"/>; Kestrel's socket transport uses it.</description></item>
     /// <item><term><see cref="PipeOptions"/></term><description>pipes whose segments come from
-    /// <see cref="SlabAllocator.MemoryPool"/>, 4096 bytes at least; the other settings are the defaults.</description></item>
+    /// <see cref="SlabAllocator.MemoryPool"/>, <see cref="SlabPoolsOptions.TransportBlockSize"/> bytes at
+    /// least (16 KiB by default); the other settings are the defaults.</description></item>
     /// </list>
     /// <para>Options come through <see cref="IOptions{TOptions}"/>, are checked with
     /// <see cref="SlabPoolsOptions.Validate"/> and are validated when the host starts, so a bad
@@ -99,7 +100,9 @@ public static class SlabPoolsServiceCollectionExtensions
         services.AddSingleton(sp => sp.GetRequiredService<SlabAllocator>().NativeBufferPool);
         services.AddSingleton(sp => sp.GetRequiredService<SlabPoolsRuntime>().MemoryPoolFactory);
         services.AddSingleton<IMemoryPoolFactory<byte>>(sp => sp.GetRequiredService<SlabMemoryPoolFactory>());
-        services.AddSingleton(sp => new PipeOptions(pool: sp.GetRequiredService<SlabAllocator>().MemoryPool, minimumSegmentSize: SlabPoolsRuntime.MinimumSegmentSize));
+        services.AddSingleton(sp => new PipeOptions(
+            pool: sp.GetRequiredService<SlabAllocator>().MemoryPool,
+            minimumSegmentSize: sp.GetRequiredService<SlabMemoryPoolFactory>().BlockSize));
 
         // Serves Kestrel's socket transport when Kestrel is added after this call (see the remarks above).
         services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IPostConfigureOptions<>), typeof(TransportOptionsPostConfigure<>)));

@@ -12,6 +12,15 @@ public sealed class SlabPoolsOptions
     /// <summary>The default of <see cref="CollectAfterRelease"/>: 32 MiB.</summary>
     public const long DefaultCollectAfterRelease = 32L << 20;
 
+    /// <summary>The default <see cref="TransportBlockSize"/>: 16 KiB.</summary>
+    public const int DefaultTransportBlockSize = 16 << 10;
+
+    /// <summary>The smallest <see cref="TransportBlockSize"/>: 4096 bytes, Kestrel's own block size.</summary>
+    public const int MinTransportBlockSize = 4 << 10;
+
+    /// <summary>The largest <see cref="TransportBlockSize"/>: 64 KiB.</summary>
+    public const int MaxTransportBlockSize = 64 << 10;
+
     /// <summary>
     /// How often an active cache's flusher runs: it returns per-CPU slabs and per-thread caches to
     /// the partial lists and releases empty slabs: while the cache is busy, only those nobody used
@@ -63,6 +72,25 @@ public sealed class SlabPoolsOptions
     public SlabCollectionMode CollectionMode { get; set; } = SlabCollectionMode.Background;
 
     /// <summary>
+    /// The block size of Kestrel's transport and of pipes: the pools made by
+    /// <c>SlabMemoryPoolFactory</c> (which Kestrel's socket transport rents from) give a buffer of
+    /// this size for <c>Rent()</c>, <c>Rent(-1)</c>, <c>Rent(0)</c> and any smaller request, and the
+    /// <c>PipeOptions</c> registered by <c>AddSlabPools</c> use it as their minimum segment size.
+    /// A multiple of 4096 from <see cref="MinTransportBlockSize"/> (4 KiB, the block of Kestrel's
+    /// own pool) to <see cref="MaxTransportBlockSize"/> (64 KiB); default
+    /// <see cref="DefaultTransportBlockSize"/> (16 KiB).
+    /// </summary>
+    /// <remarks>
+    /// Kestrel's pipes ask for 4096 bytes whatever the pool, and every block is a pipe segment, a
+    /// pool rent and return, and an entry of the socket's send or receive: larger blocks make fewer of
+    /// each for the same bytes, which perf/RESULTS.md measures under load. The price is memory
+    /// while a request is in flight: a connection that reads a small request or writes a small
+    /// response holds one block for it until it is sent (nothing while it idles: Kestrel waits for
+    /// data before it rents). Set 4096 to hold exactly what Kestrel's own pool holds.
+    /// </remarks>
+    public int TransportBlockSize { get; set; } = DefaultTransportBlockSize;
+
+    /// <summary>
     /// The memory-node layout used for per-node partial lists. <see langword="null"/> means one
     /// node holding every processor, which costs nothing. Tests inject a fake layout here.
     /// </summary>
@@ -94,6 +122,11 @@ public sealed class SlabPoolsOptions
         if (CollectionMode is not (SlabCollectionMode.Background or SlabCollectionMode.Aggressive))
         {
             errors.Add($"SlabPools:CollectionMode must be Background or Aggressive (was {(int)CollectionMode}).");
+        }
+
+        if (TransportBlockSize < MinTransportBlockSize || TransportBlockSize > MaxTransportBlockSize || TransportBlockSize % MinTransportBlockSize != 0)
+        {
+            errors.Add($"SlabPools:TransportBlockSize must be a multiple of 4096 from 4096 to 65536 bytes (was {TransportBlockSize}).");
         }
 
         if ((Debug & ~SlabDebugFlags.All) != 0)

@@ -25,6 +25,7 @@ public class ConfigurationTests
                 ["SlabPools:ThrowOnError"] = "true",
                 ["SlabPools:CollectAfterRelease"] = "1048576",
                 ["SlabPools:CollectionMode"] = "Aggressive",
+                ["SlabPools:TransportBlockSize"] = "8192",
             })
             .Build();
 
@@ -35,6 +36,7 @@ public class ConfigurationTests
         Assert.True(options.ThrowOnError);
         Assert.Equal(1L << 20, options.CollectAfterRelease);
         Assert.Equal(SlabCollectionMode.Aggressive, options.CollectionMode);
+        Assert.Equal(8192, options.TransportBlockSize);
     }
 
     [Fact]
@@ -78,6 +80,10 @@ public class ConfigurationTests
     [InlineData("FlushInterval", "2.00:00:00", "SlabPools:FlushInterval must be at most one day")]
     [InlineData("Debug", "64", "SlabPools:Debug has unknown flags (64)")]
     [InlineData("CollectionMode", "5", "SlabPools:CollectionMode must be Background or Aggressive (was 5)")]
+    [InlineData("TransportBlockSize", "0", "SlabPools:TransportBlockSize must be a multiple of 4096 from 4096 to 65536 bytes (was 0)")]
+    [InlineData("TransportBlockSize", "2048", "SlabPools:TransportBlockSize must be a multiple of 4096 from 4096 to 65536 bytes (was 2048)")]
+    [InlineData("TransportBlockSize", "5000", "SlabPools:TransportBlockSize must be a multiple of 4096 from 4096 to 65536 bytes (was 5000)")]
+    [InlineData("TransportBlockSize", "131072", "SlabPools:TransportBlockSize must be a multiple of 4096 from 4096 to 65536 bytes (was 131072)")]
     public async Task A_bad_setting_stops_the_host_at_start_with_a_message_naming_it(string key, string value, string expected)
     {
         using IHost host = HostWith(Config(("SlabPools:" + key, value)));

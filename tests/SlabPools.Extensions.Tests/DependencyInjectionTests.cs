@@ -31,13 +31,27 @@ public class DependencyInjectionTests
 
         PipeOptions pipeOptions = services.GetRequiredService<PipeOptions>();
         Assert.Same(allocator.MemoryPool, pipeOptions.Pool);
-        Assert.Equal(4096, pipeOptions.MinimumSegmentSize);
+        Assert.Equal(16384, pipeOptions.MinimumSegmentSize);
         Assert.Equal(PipeOptions.Default.PauseWriterThreshold, pipeOptions.PauseWriterThreshold);
         Assert.Equal(PipeOptions.Default.ResumeWriterThreshold, pipeOptions.ResumeWriterThreshold);
 
         // Singletons: a second resolution gives the same objects.
         Assert.Same(allocator, services.GetRequiredService<SlabAllocator>());
         Assert.Same(pipeOptions, services.GetRequiredService<PipeOptions>());
+    }
+
+    [Fact]
+    public void The_transport_block_size_sets_the_factorys_blocks_and_the_pipes_segments()
+    {
+        using ServiceProvider services = new ServiceCollection().AddSlabPools(o => o.TransportBlockSize = 4096).BuildServiceProvider();
+
+        SlabMemoryPoolFactory factory = services.GetRequiredService<SlabMemoryPoolFactory>();
+        using MemoryPool<byte> pool = factory.Create();
+        using IMemoryOwner<byte> block = pool.Rent();
+
+        Assert.Equal(4096, factory.BlockSize);
+        Assert.Equal(4096, block.Memory.Length);
+        Assert.Equal(4096, services.GetRequiredService<PipeOptions>().MinimumSegmentSize);
     }
 
     [Fact]
@@ -154,6 +168,6 @@ public class DependencyInjectionTests
         kept.Memory.Span.Fill(7);
         kept.Dispose();
         Assert.Equal(0, allocator.ErrorCount(SlabErrorKind.DoubleFree) + allocator.ErrorCount(SlabErrorKind.UseAfterFree) + allocator.ErrorCount(SlabErrorKind.ForeignObject));
-        Assert.Equal(0, allocator.GetInfo().Single(c => c.Name == "pinned-4096").ActiveObjects);
+        Assert.Equal(0, allocator.GetInfo().Single(c => c.Name == "pinned-16384").ActiveObjects);
     }
 }

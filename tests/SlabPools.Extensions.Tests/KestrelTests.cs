@@ -20,7 +20,7 @@ namespace SlabPools.Extensions.Tests;
 
 /// <summary>
 /// Kestrel on 127.0.0.1 served by SlabPools, whichever order the services are added in. Each test
-/// checks both sides: SlabPools' pinned-4096 cache did the work, and Kestrel's own pool (its
+/// checks both sides: SlabPools' pinned-16384 cache (the 16 KiB transport block) did the work, and Kestrel's own pool (its
 /// <c>aspnetcore.memory_pool.rented</c> counter) did none.
 /// </summary>
 public class KestrelTests
@@ -46,7 +46,7 @@ public class KestrelTests
         rented.RecordObservableInstruments();
         CollectedMeasurement<long> measurement = Assert.Single(rented.GetMeasurementSnapshot());
         Assert.Equal("kestrel", measurement.Tags["aspnetcore.memory_pool.owner"]);
-        Assert.True(measurement.Value >= 20 * 4096, $"rented {measurement.Value} bytes");
+        Assert.True(measurement.Value >= 20 * 16384, $"rented {measurement.Value} bytes");
         await app.StopAsync();
     }
 
@@ -168,7 +168,7 @@ public class KestrelTests
 
     private static void AssertSlabPoolsServed(SlabAllocator allocator)
     {
-        SlabCacheInfo blocks = Assert.Single(allocator.GetInfo(), c => c.Name == "pinned-4096");
+        SlabCacheInfo blocks = Assert.Single(allocator.GetInfo(), c => c.Name == "pinned-16384");
         Assert.True(blocks.FastAllocations + blocks.SlowAllocations > 0, allocator.FormatSlabInfo());
         Assert.True(blocks.SlabsAllocated > 0, allocator.FormatSlabInfo());
     }

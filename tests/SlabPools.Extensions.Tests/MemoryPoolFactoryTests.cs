@@ -12,31 +12,61 @@ public class MemoryPoolFactoryTests
     [Theory]
     [InlineData(-1)]
     [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2048)]
     [InlineData(4096)]
-    public void What_Kestrel_asks_for_gives_a_4096_byte_block_from_pinned_4096(int size)
+    [InlineData(16384)]
+    public void What_Kestrel_asks_for_gives_a_16_KiB_transport_block_from_pinned_16384(int size)
     {
         using var allocator = new SlabAllocator();
-        using MemoryPool<byte> pool = new SlabMemoryPoolFactory(allocator).Create(new MemoryPoolOptions { Owner = "kestrel" });
+        var factory = new SlabMemoryPoolFactory(allocator);
+        using MemoryPool<byte> pool = factory.Create(new MemoryPoolOptions { Owner = "kestrel" });
 
         using IMemoryOwner<byte> owner = pool.Rent(size);
 
-        Assert.Equal(4096, owner.Memory.Length);
-        Assert.Equal(1, allocator.GetInfo().Single(c => c.Name == "pinned-4096").ActiveObjects);
+        Assert.Equal(SlabPoolsOptions.DefaultTransportBlockSize, factory.BlockSize);
+        Assert.Equal(16384, owner.Memory.Length);
+        Assert.Equal(1, allocator.GetInfo().Single(c => c.Name == "pinned-16384").ActiveObjects);
+        Assert.DoesNotContain(allocator.GetInfo(), c => c.Name == "pinned-4096");
+    }
+
+    [Theory]
+    [InlineData(4096, 4096)]
+    [InlineData(8192, 8192)]
+    [InlineData(65536, 65536)]
+    public void The_transport_block_is_the_configured_size(int blockSize, int expected)
+    {
+        using var allocator = new SlabAllocator(new SlabPoolsOptions { TransportBlockSize = blockSize });
+        var factory = new SlabMemoryPoolFactory(allocator);
+        using MemoryPool<byte> pool = factory.Create();
+
+        using IMemoryOwner<byte> any = pool.Rent();
+        using IMemoryOwner<byte> zero = pool.Rent(0);
+        using IMemoryOwner<byte> kestrels = pool.Rent(4096);
+
+        Assert.Equal(blockSize, factory.BlockSize);
+        Assert.Equal(expected, any.Memory.Length);
+        Assert.Equal(expected, zero.Memory.Length);
+        Assert.Equal(expected, kestrels.Memory.Length);
+        Assert.Equal(3, allocator.GetInfo().Single(c => c.Name == $"pinned-{expected}").ActiveObjects);
     }
 
     [Fact]
-    public void Rent_without_argument_gives_4096_bytes_and_larger_sizes_a_multiple_of_4096()
+    public void Sizes_above_the_block_get_their_size_class_and_bad_sizes_are_refused()
     {
         using var allocator = new SlabAllocator();
         using MemoryPool<byte> pool = new SlabMemoryPoolFactory(allocator).Create();
 
-        using IMemoryOwner<byte> block = pool.Rent();
-        using IMemoryOwner<byte> large = pool.Rent(5000);
+        using IMemoryOwner<byte> large = pool.Rent(16385);
 
-        Assert.Equal(4096, block.Memory.Length);
-        Assert.Equal(8192, large.Memory.Length); // above 4 KiB: the next multiple of 4 KiB
+        Assert.Equal(20480, large.Memory.Length); // above 4 KiB: the next multiple of 4 KiB
         Assert.Equal(1 << 20, pool.MaxBufferSize);
-        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent((1 << 20) + 1));
+        ArgumentOutOfRangeException tooLarge = Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent((1 << 20) + 1));
+        Assert.Contains("transport block of 16384", tooLarge.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(-2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(int.MinValue));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(int.MaxValue));
+        Assert.Equal(1, allocator.GetInfo().Where(c => c.Name.StartsWith("pinned-", StringComparison.Ordinal)).Sum(c => c.ActiveObjects));
     }
 
     [Fact]
@@ -58,7 +88,7 @@ public class MemoryPoolFactoryTests
         using IMemoryOwner<byte> second = queue2.Rent();
         Assert.True(second.Memory.Span.Overlaps(firstMemory.Span));
         Assert.Single(allocator.GetInfo(), c => c.Name.StartsWith("pinned-", StringComparison.Ordinal));
-        Assert.Equal(1, allocator.GetInfo().Single(c => c.Name == "pinned-4096").Slabs);
+        Assert.Equal(1, allocator.GetInfo().Single(c => c.Name == "pinned-16384").Slabs);
     }
 
     [Fact]
@@ -79,8 +109,8 @@ public class MemoryPoolFactoryTests
 
         using MemoryPool<byte> another = factory.Create();
         using IMemoryOwner<byte> again = another.Rent();
-        Assert.Equal(4096, again.Memory.Length);
-        Assert.True(allocator.GetInfo().Single(c => c.Name == "pinned-4096").BytesReserved > 0);
+        Assert.Equal(16384, again.Memory.Length);
+        Assert.True(allocator.GetInfo().Single(c => c.Name == "pinned-16384").BytesReserved > 0);
     }
 
     [Fact]

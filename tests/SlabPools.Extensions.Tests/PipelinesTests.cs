@@ -25,10 +25,11 @@ public class PipelinesTests
         SlabAllocator allocator = services.GetRequiredService<SlabAllocator>();
         SlabCacheInfo[] pinned = allocator.GetInfo().Where(c => c.Name.StartsWith("pinned-", StringComparison.Ordinal)).ToArray();
 
-        // Segments came from the slab caches: several size classes (4096 and up, as asked), and all were given back.
-        Assert.Contains(pinned, c => c.ObjectSize == 4096);
+        // Segments came from the slab caches: several size classes (the 16 KiB minimum segment and up,
+        // as asked), and all were given back.
+        Assert.Contains(pinned, c => c.ObjectSize == SlabPoolsOptions.DefaultTransportBlockSize);
         Assert.Contains(pinned, c => c.ObjectSize > 64 * 1024);
-        Assert.All(pinned, c => Assert.True(c.ObjectSize >= 4096, c.Name));
+        Assert.All(pinned, c => Assert.True(c.ObjectSize >= SlabPoolsOptions.DefaultTransportBlockSize, c.Name));
         Assert.True(pinned.Sum(c => c.FastAllocations + c.SlowAllocations) >= 100, allocator.FormatSlabInfo());
         Assert.All(pinned, c => Assert.Equal(0, c.ActiveObjects));
     }

@@ -4,7 +4,7 @@
 # Starts the demo on a free loopback port and loads the page in headless Chromium three times
 # (--dump-dom with a virtual time budget, so the page's own JavaScript fetches /api/caches and
 # redraws several times before the DOM is read):
-#   1. the page loads, refreshes itself and lists the caches, pinned-4096 (Kestrel's) among them;
+#   1. the page loads, refreshes itself and lists the caches, pinned-16384 (Kestrel's) among them;
 #   2. after a burst (POST /burst) its figures have changed: the burst's caches are listed and its
 #      chart has the burst's peak;
 #   3. after the flusher gave the burst's memory back, the page shows reserved bytes far below it.
@@ -96,7 +96,7 @@ dump "$url/" 4000 first
 grep -q '<title>SlabPools - live slab view</title>' "$work/first.html" || fail "GET / did not serve the live page"
 updates=$(attribute '<body' data-updates first)
 [ "${updates:-0}" -ge 2 ] || fail "the page did not refresh itself from /api/caches (updates: ${updates:-none})"
-grep -q 'data-cache="pinned-4096"' "$work/first.html" || fail "the page does not list Kestrel's cache pinned-4096"
+grep -q 'data-cache="pinned-16384"' "$work/first.html" || fail "the page does not list Kestrel's cache pinned-16384 (the transport block)"
 grep -q 'id="status" class="live"' "$work/first.html" || fail "the page does not show itself live"
 first_reserved=$(attribute 'id="total-reserved"' data-bytes first)
 [ -n "$first_reserved" ] || fail "the page shows no total of reserved bytes"

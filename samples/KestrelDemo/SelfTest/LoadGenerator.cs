@@ -32,11 +32,17 @@ public sealed class LoadGenerator
     private const int MaxOrders = 500;
 
     private readonly HttpClient _client;
+    private readonly string _kestrelCache;
     private Exception? _firstFailure;
 
     /// <summary>Creates a load against the server <paramref name="client"/> points at.</summary>
     /// <param name="client">A client whose base address is the demo.</param>
-    public LoadGenerator(HttpClient client) => _client = client;
+    /// <param name="kestrelCache">The cache Kestrel rents its blocks from, which the inspections look for.</param>
+    public LoadGenerator(HttpClient client, string kestrelCache)
+    {
+        _client = client;
+        _kestrelCache = kestrelCache;
+    }
 
     /// <summary>What the load did.</summary>
     public LoadStatistics Statistics { get; } = new();
@@ -174,16 +180,16 @@ public sealed class LoadGenerator
     private async Task InspectAsync(string where, CancellationToken cancellationToken)
     {
         CachesReport? caches = await _client.GetFromJsonAsync(new Uri("/api/caches", UriKind.Relative), DemoJsonContext.Default.CachesReport, cancellationToken).ConfigureAwait(false);
-        if (caches is null || !caches.Caches.Any(c => c.Name == SelfTestRunner.KestrelCache && c.FastAllocations + c.SlowAllocations > 0))
+        if (caches is null || !caches.Caches.Any(c => c.Name == _kestrelCache && c.FastAllocations + c.SlowAllocations > 0))
         {
-            throw new SelfTestFailedException($"GET /api/caches shows no allocation from {SelfTestRunner.KestrelCache}, so Kestrel is not renting from SlabPools ({where}).");
+            throw new SelfTestFailedException($"GET /api/caches shows no allocation from {_kestrelCache}, so Kestrel is not renting from SlabPools ({where}).");
         }
 
         Statistics.CountInspection();
         string slabinfo = await _client.GetStringAsync(new Uri("/slabinfo", UriKind.Relative), cancellationToken).ConfigureAwait(false);
-        if (!slabinfo.StartsWith("slabinfo - version:", StringComparison.Ordinal) || !slabinfo.Contains(SelfTestRunner.KestrelCache, StringComparison.Ordinal))
+        if (!slabinfo.StartsWith("slabinfo - version:", StringComparison.Ordinal) || !slabinfo.Contains(_kestrelCache, StringComparison.Ordinal))
         {
-            throw new SelfTestFailedException($"GET /slabinfo does not show a slabinfo table with {SelfTestRunner.KestrelCache} ({where}).");
+            throw new SelfTestFailedException($"GET /slabinfo does not show a slabinfo table with {_kestrelCache} ({where}).");
         }
 
         Statistics.CountInspection();

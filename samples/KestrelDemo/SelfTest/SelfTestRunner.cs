@@ -24,8 +24,8 @@ public static class SelfTestRunner
     /// <summary>The command-line switch that runs the self test.</summary>
     public const string Switch = "--selftest";
 
-    /// <summary>The cache Kestrel rents its blocks from.</summary>
-    public const string KestrelCache = "pinned-4096";
+    /// <summary>The cache Kestrel rents its blocks from: the pinned cache of the transport block (<see cref="SlabPoolsOptions.TransportBlockSize"/>).</summary>
+    public static string KestrelCacheOf(SlabAllocator allocator) => "pinned-" + allocator.Options.TransportBlockSize.ToString(CultureInfo.InvariantCulture);
 
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LoadTimeout = TimeSpan.FromMinutes(2);
@@ -102,7 +102,7 @@ public static class SelfTestRunner
         {
             using HttpClient client = CreateClient(address);
             using var timeout = new CancellationTokenSource(LoadTimeout);
-            var generator = new LoadGenerator(client);
+            var generator = new LoadGenerator(client, KestrelCacheOf(allocator));
             statistics = generator.Statistics;
             await generator.RunAsync(timeout.Token).ConfigureAwait(false);
             load.Stop();
@@ -168,10 +168,11 @@ public static class SelfTestRunner
 
     private static void CheckKestrelServed(SlabAllocator allocator)
     {
-        SlabCacheInfo? kestrel = allocator.GetInfo().FirstOrDefault(c => c.Name == KestrelCache);
+        string cache = KestrelCacheOf(allocator);
+        SlabCacheInfo? kestrel = allocator.GetInfo().FirstOrDefault(c => c.Name == cache);
         if (kestrel is null || kestrel.SlabsAllocated == 0)
         {
-            throw new SelfTestFailedException($"the {KestrelCache} cache never allocated a slab, so Kestrel did not rent from SlabPools.");
+            throw new SelfTestFailedException($"the {cache} cache never allocated a slab, so Kestrel did not rent from SlabPools.");
         }
     }
 
