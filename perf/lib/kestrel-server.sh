@@ -5,7 +5,9 @@
 app=samples/KestrelDemo/bin/Release/net10.0/KestrelDemo.dll
 
 build_demo() {
-  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+  # A fresh machine may have no package lists yet: update them only when the install needs them.
+  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }
   dotnet build samples/KestrelDemo -c Release -v q -nologo >/dev/null
 }
 
