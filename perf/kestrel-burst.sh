@@ -8,6 +8,9 @@
 # With a baseline commit, the other side is not Kestrel's pool but SlabPools as that commit built
 # it (a change's effect on this load); with settings, SlabPools as this tree builds it, run with
 # those settings (a setting's effect); either writes perf/results/kestrel-burst-ab.md instead.
+# Another load alternates the same way with CONNECTIONS and LOAD_PATH in the environment, e.g.
+#   CONNECTIONS=64 LOAD_PATH='/download?mb=1' perf/kestrel-burst.sh 6 20   (1 MiB downloads on 64)
+# and writes perf/results/kestrel-alternated.md (kestrel-alternated-ab.md) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-6}"
@@ -15,14 +18,17 @@ duration="${2:-20}"
 base="${3:-}"
 ref_settings=()
 if [[ "$base" == --* ]]; then ref_settings=("${@:3}"); base=""; fi
-path="/download?mb=4"
+path="${LOAD_PATH:-/download?mb=4}"
+connections="${CONNECTIONS:-512}"
 source perf/lib/kestrel-server.sh
 build_demo
 
 # The reference side: Kestrel's pool, or SlabPools at the baseline commit (its own build of the demo).
 ref_pool=kestrel ref_app="$app" ref_name="kestrel" out=perf/results/kestrel-burst.md
+name=kestrel-burst
+if [ -n "${CONNECTIONS:-}${LOAD_PATH:-}" ]; then name=kestrel-alternated out=perf/results/kestrel-alternated.md; fi
 if (( ${#ref_settings[@]} )); then
-  ref_pool=slabpools ref_name="slabpools ${ref_settings[*]}" out=perf/results/kestrel-burst-ab.md
+  ref_pool=slabpools ref_name="slabpools ${ref_settings[*]}" out="perf/results/$name-ab.md"
 fi
 if [ -n "$base" ]; then
   tmp=$(mktemp -d)
@@ -30,7 +36,7 @@ if [ -n "$base" ]; then
   git worktree add --detach -q "$tmp/baseline" "$base"
   dotnet build "$tmp/baseline/samples/KestrelDemo" -c Release -v q -nologo >/dev/null
   ref_pool=slabpools ref_app="$tmp/baseline/$app" ref_name="baseline $(git -C "$tmp/baseline" rev-parse --short HEAD)"
-  out=perf/results/kestrel-burst-ab.md
+  out="perf/results/$name-ab.md"
 fi
 
 # Prints "<requests/s> <MiB/s> <server CPU ms per MiB>". The ratio is taken from the bytes (wrk's Transfer/sec, which counts
@@ -44,7 +50,7 @@ measure() {
   start_server "$pool" "$port" "$path" "$@" || return 1
   local t0 t1 report mib
   t0=$(cpu_ticks "$server_pid")
-  report=$(wrk -t2 -c512 -d"${duration}s" "http://127.0.0.1:$port$path")
+  report=$(wrk -t2 -c"$connections" -d"${duration}s" "http://127.0.0.1:$port$path")
   t1=$(cpu_ticks "$server_pid")
   mib=$(echo "$report" | wrk_mib_per_sec)
   echo "$(echo "$report" | awk '/Requests\/sec/ {print $2}') $mib $(echo "($t1 - $t0) * 1000 / $(getconf CLK_TCK) / ($mib * $duration)" | bc -l)"
@@ -56,10 +62,10 @@ ratios=(); cpu_ratios=()
 # Median, min and max of the numbers on stdin.
 summary() { sort -g | awk '{a[NR]=$1} END {printf "%.3f (min %.3f, max %.3f)", (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2, a[1], a[NR]}'; }
 {
-  echo "# Kestrel, 512 connections x 4 MiB downloads: SlabPools against $ref_name, alternating"
+  echo "# Kestrel, $connections connections on GET $path: SlabPools against $ref_name, alternating"
   echo
-  echo "Produced by perf/kestrel-burst.sh $rounds $duration $base${ref_settings[*]} on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
-  echo "wrk -t2 -c512 -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
+  echo "Produced by $([ -n "${CONNECTIONS:-}${LOAD_PATH:-}" ] && echo "CONNECTIONS=$connections LOAD_PATH='$path' ")perf/kestrel-burst.sh $rounds $duration $base${ref_settings[*]} on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
+  echo "wrk -t2 -c$connections -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
   echo "CPU ms/MiB: the server process's user + system CPU time during the run over the MiB wrk received"
   echo "(steadier than throughput on a shared machine, and what throughput comes from when wrk and the"
   echo "server share two cores)."

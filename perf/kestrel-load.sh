@@ -36,6 +36,7 @@ run() {
 {
   echo "# Kestrel under load: SlabPools against Kestrel's own pool"
   echo
+  echo "Produced by perf/kestrel-load.sh $duration $idle on $(date -u '+%Y-%m-%d %H:%M') UTC at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo "wrk -t2 -d${duration}s on 127.0.0.1 (64 or 512 connections), after a 2 s warm-up on 64; the server runs on the same 2 cores."
   echo "slabpools-aggressive: SlabPools with --SlabPools:CollectionMode=Aggressive --SlabPools:CollectAfterRelease=4194304."
   echo "RSS in MiB: before the run, peak (VmHWM), at the end of the run, and after ${idle} s idle."
