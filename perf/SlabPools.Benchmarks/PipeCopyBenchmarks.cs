@@ -12,7 +12,11 @@ namespace SlabPools.Benchmarks;
 /// <see cref="PipeOptions.Pool"/>. The pipe asks its pool only for segments up to the pool's
 /// <see cref="MemoryPool{T}.MaxBufferSize"/> and takes larger ones from
 /// <see cref="ArrayPool{T}.Shared"/>: with Kestrel's pool (4096-byte blocks) only the smallest
-/// writes reach it. Times and allocations are per 64 MiB copy.
+/// writes reach it. Two more cases give the pipe 16 KiB segments
+/// (<see cref="PipeOptions.MinimumSegmentSize"/>), as the <see cref="PipeOptions"/> that
+/// <c>AddSlabPools</c> registers do (<see cref="SlabPoolsOptions.TransportBlockSize"/>): on SlabPools'
+/// memory pool and, to tell the segment's effect from the pool's, on the default pool. Times and
+/// allocations are per 64 MiB copy.
 /// </summary>
 [MemoryDiagnoser]
 public class PipeCopyBenchmarks
@@ -33,6 +37,8 @@ public class PipeCopyBenchmarks
     private Pipe _kestrelPipe = null!;
     private Pipe _slabPipe = null!;
     private Pipe _nativePipe = null!;
+    private Pipe _defaultBlockPipe = null!;
+    private Pipe _slabBlockPipe = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -50,10 +56,12 @@ public class PipeCopyBenchmarks
         _kestrelPipe = new Pipe(new PipeOptions(pool: _kestrel.Pool, useSynchronizationContext: false));
         _slabPipe = new Pipe(new PipeOptions(pool: _allocator.MemoryPool, useSynchronizationContext: false));
         _nativePipe = new Pipe(new PipeOptions(pool: _allocator.NativeBufferPool, useSynchronizationContext: false));
+        _defaultBlockPipe = new Pipe(new PipeOptions(minimumSegmentSize: SlabPoolsOptions.DefaultTransportBlockSize, useSynchronizationContext: false));
+        _slabBlockPipe = new Pipe(new PipeOptions(pool: _allocator.MemoryPool, minimumSegmentSize: SlabPoolsOptions.DefaultTransportBlockSize, useSynchronizationContext: false));
 
         // One copy through each pipe before any measurement, so that even a job with a single
         // warm-up iteration measures pools that have already met every segment size.
-        foreach (Pipe pipe in new[] { _defaultPipe, _kestrelPipe, _slabPipe, _nativePipe })
+        foreach (Pipe pipe in new[] { _defaultPipe, _kestrelPipe, _slabPipe, _nativePipe, _defaultBlockPipe, _slabBlockPipe })
         {
             CopyAsync(pipe).GetAwaiter().GetResult();
         }
@@ -78,6 +86,12 @@ public class PipeCopyBenchmarks
 
     [Benchmark(Description = "NativeBufferPool")]
     public Task SlabNative() => CopyAsync(_nativePipe);
+
+    [Benchmark(Description = "DefaultPool-16KiB")]
+    public Task DefaultPoolBlocks() => CopyAsync(_defaultBlockPipe);
+
+    [Benchmark(Description = "SlabMemoryPool-16KiB")]
+    public Task SlabMemoryBlocks() => CopyAsync(_slabBlockPipe);
 
     private async Task CopyAsync(Pipe pipe)
     {
