@@ -14,7 +14,9 @@ namespace SlabPools.Pools;
 /// <para><c>Rent()</c>, <c>Rent(-1)</c> and <c>Rent(0)</c> give a <see cref="DefaultBufferSize"/>
 /// (4096-byte) buffer, as Kestrel's pool does; <c>Rent(n)</c> gives the size class of <c>n</c> up
 /// to 4 KiB and the next multiple of 4 KiB above (so that Pipelines' varied segment sizes share a
-/// few caches instead of spreading partial slabs over many).</para>
+/// few caches instead of spreading partial slabs over many). Kestrel's transport is served through
+/// <c>SlabMemoryPoolFactory</c> (SlabPools.Extensions), whose pools give a larger transport block
+/// (<see cref="SlabPoolsOptions.TransportBlockSize"/>) for those requests.</para>
 /// <para>What release mode guarantees: a second Dispose of an owner is reported and ignored, and so
 /// is a stale owner disposed while its slot's next rental is live (each slot has two owners used in
 /// turn; eight in debug mode). <see cref="SlabMemoryOwner.Memory"/> throws
