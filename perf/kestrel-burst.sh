@@ -20,13 +20,14 @@ ref_settings=()
 if [[ "$base" == --* ]]; then ref_settings=("${@:3}"); base=""; fi
 path="${LOAD_PATH:-/download?mb=4}"
 connections="${CONNECTIONS:-512}"
+# The burst by default; another load is named by the variables that chose it, in the files and the report.
+name=kestrel-burst load_vars=""
+if [ -n "${CONNECTIONS:-}${LOAD_PATH:-}" ]; then name=kestrel-alternated load_vars="CONNECTIONS=$connections LOAD_PATH='$path' "; fi
 source perf/lib/kestrel-server.sh
 build_demo
 
 # The reference side: Kestrel's pool, or SlabPools at the baseline commit (its own build of the demo).
-ref_pool=kestrel ref_app="$app" ref_name="kestrel" out=perf/results/kestrel-burst.md
-name=kestrel-burst
-if [ -n "${CONNECTIONS:-}${LOAD_PATH:-}" ]; then name=kestrel-alternated out=perf/results/kestrel-alternated.md; fi
+ref_pool=kestrel ref_app="$app" ref_name="kestrel" out="perf/results/$name.md"
 if (( ${#ref_settings[@]} )); then
   ref_pool=slabpools ref_name="slabpools ${ref_settings[*]}" out="perf/results/$name-ab.md"
 fi
@@ -64,7 +65,7 @@ summary() { sort -g | awk '{a[NR]=$1} END {printf "%.3f (min %.3f, max %.3f)", (
 {
   echo "# Kestrel, $connections connections on GET $path: SlabPools against $ref_name, alternating"
   echo
-  echo "Produced by $([ -n "${CONNECTIONS:-}${LOAD_PATH:-}" ] && echo "CONNECTIONS=$connections LOAD_PATH='$path' ")perf/kestrel-burst.sh $rounds $duration $base${ref_settings[*]} on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
+  echo "Produced by ${load_vars}perf/kestrel-burst.sh $rounds $duration $base${ref_settings[*]} on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$([ -n "$(git status --porcelain -- src samples 2>/dev/null)" ] && echo ' (with uncommitted changes)')."
   echo "wrk -t2 -c$connections -d${duration}s on 127.0.0.1 after a 2 s warm-up on 64 connections; a fresh server per run."
   echo "CPU ms/MiB: the server process's user + system CPU time during the run over the MiB wrk received"
   echo "(steadier than throughput on a shared machine, and what throughput comes from when wrk and the"

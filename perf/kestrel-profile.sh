@@ -5,9 +5,10 @@
 # e.g. perf/kestrel-profile.sh slabpools 12 --SlabPools:TransportBlockSize=4096
 # Samples the server with `perf record` (999 Hz, all its threads) for the given seconds (default 12)
 # of a 20 s wrk run on 127.0.0.1, the JIT's code named through its perf map, and prints the
-# functions above 0.3% of the samples, the kernel's and the runtime's included, with the
-# server's CPU time per MiB received. Needs `perf` (Debian package linux-perf) and root, or a
-# perf_event_paranoid that lets it sample its own processes.
+# functions at 0.3% of the samples or more, the kernel's and the runtime's included, then the
+# samples by module, after a line with wrk's throughput and the server's CPU time while sampled.
+# Needs `perf` (Debian package linux-perf) and root, or a perf_event_paranoid that lets it sample
+# its own processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pool="${1:?pool: kestrel, slabpools or slabpools-aggressive}"
@@ -16,8 +17,7 @@ settings=("${@:3}")
 port=5093
 path="/download?mb=4"
 source perf/lib/kestrel-server.sh
-command -v perf >/dev/null || apt-get install -y -qq linux-perf >/dev/null 2>&1 \
-  || { apt-get update -qq >/dev/null && apt-get install -y -qq linux-perf >/dev/null; }
+command -v perf >/dev/null || install_package linux-perf
 build_demo
 
 tmp=$(mktemp -d)

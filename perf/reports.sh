@@ -11,8 +11,7 @@ reports=perf/SlabPools.Reports/bin/Release/net10.0/SlabPools.Reports
 "$reports" waste "$out"
 "$reports" idle "$out" "$seconds"
 if ! /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
-  # A fresh machine may have no package lists yet: update them only when the install needs them.
-  apt-get install -y -qq python3-matplotlib >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq python3-matplotlib >/dev/null; }
+  source perf/lib/packages.sh
+  install_package python3-matplotlib
 fi
 /usr/bin/python3 perf/plot.py "$out"

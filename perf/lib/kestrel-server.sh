@@ -4,10 +4,10 @@
 
 app=samples/KestrelDemo/bin/Release/net10.0/KestrelDemo.dll
 
+source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
+
 build_demo() {
-  # A fresh machine may have no package lists yet: update them only when the install needs them.
-  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }
+  command -v wrk >/dev/null || install_package wrk
   dotnet build samples/KestrelDemo -c Release -v q -nologo >/dev/null
 }
 
